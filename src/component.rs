@@ -1,0 +1,329 @@
+//! The exports and the only WASI code: WIT ⇄ core conversions, and [`Io`] over
+//! `wasi:http`, `wasi:clocks` and `wasi:random`.
+
+use core::time::Duration;
+
+use crate::error::{ApiError, Permanent, SendError, Sent, Transient};
+use crate::message::{FieldError, Message};
+use crate::segments::Encoding;
+use crate::send::{Io, Outcome, Request, Response};
+use crate::{limits, send::bounded_text};
+
+wit_bindgen::generate!({
+    path: "wit",
+    world: "heymarket-sms",
+    generate_all,
+});
+
+use exports::heymarket::sms::messages as wit;
+use wasi::clocks::{monotonic_clock, wall_clock};
+use wasi::http::outgoing_handler;
+use wasi::http::types::{
+    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme,
+};
+use wasi::io::poll::{self, Pollable};
+use wasi::io::streams::StreamError;
+
+struct Component;
+
+impl wit::Guest for Component {
+    fn send_message(message: wit::Message) -> Result<wit::SentMessage, wit::SendError> {
+        let var = |name: &str| std::env::var(name).ok();
+        crate::send_message(message.into(), var, &mut WasiIo)
+            .map(Into::into)
+            .map_err(Into::into)
+    }
+
+    fn preview_message(message: wit::Message) -> Result<wit::MessagePreview, wit::SendError> {
+        let preview = crate::preview(message.into())?;
+        Ok(wit::MessagePreview {
+            body: preview.body,
+            encoding: match preview.segments.encoding {
+                Encoding::Gsm7 => wit::Encoding::Gsm7,
+                Encoding::Ucs2 => wit::Encoding::Ucs2,
+            },
+            characters: preview.segments.characters,
+            segments: preview.segments.segments,
+        })
+    }
+}
+
+export!(Component);
+
+impl From<wit::Message> for Message {
+    fn from(m: wit::Message) -> Self {
+        Message {
+            inbox_id: m.inbox_id,
+            creator_id: m.creator_id,
+            phone_number: m.phone_number,
+            targets: m.targets,
+            chat_id: m.chat_id,
+            list_id: m.list_id,
+            text: m.text,
+            media_url: m.media_url,
+            template_id: m.template_id,
+            local_id: m.local_id,
+            activity_id: m.activity_id,
+            private: m.private,
+            author: m.author,
+            survey_id: m.survey_id,
+        }
+    }
+}
+
+impl From<Sent> for wit::SentMessage {
+    fn from(s: Sent) -> Self {
+        wit::SentMessage {
+            id: s.id,
+            date: s.date,
+            gallery_url: s.gallery_url,
+            local_id: s.local_id,
+            request_id: s.request_id,
+            attempts: s.attempts,
+        }
+    }
+}
+
+impl From<ApiError> for wit::ApiError {
+    fn from(e: ApiError) -> Self {
+        wit::ApiError {
+            status: e.status,
+            message: e.message,
+            request_id: e.request_id,
+            body: e.body,
+        }
+    }
+}
+
+impl From<SendError> for wit::SendError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Permanent(p) => wit::SendError::Permanent(match p {
+                Permanent::InvalidMessage(errors) => wit::PermanentFailure::InvalidMessage(
+                    errors
+                        .into_iter()
+                        .map(|FieldError { field, reason }| wit::FieldError { field, reason })
+                        .collect(),
+                ),
+                Permanent::Configuration(t) => wit::PermanentFailure::Configuration(t),
+                Permanent::Unauthorized(e) => wit::PermanentFailure::Unauthorized(e.into()),
+                Permanent::Forbidden(e) => wit::PermanentFailure::Forbidden(e.into()),
+                Permanent::Rejected(e) => wit::PermanentFailure::Rejected(e.into()),
+            }),
+            SendError::Transient(t) => wit::SendError::Transient(match t {
+                Transient::RateLimited(e) => wit::TransientFailure::RateLimited(e.into()),
+                Transient::Server(e) => wit::TransientFailure::Server(e.into()),
+                Transient::Timeout(t) => wit::TransientFailure::Timeout(t),
+                Transient::Connection(t) => wit::TransientFailure::Connection(t),
+                Transient::InvalidResponse(e) => wit::TransientFailure::InvalidResponse(e.into()),
+            }),
+        }
+    }
+}
+
+/// The component's view of the world through WASI.
+struct WasiIo;
+
+impl Io for WasiIo {
+    fn monotonic(&mut self) -> Duration {
+        Duration::from_nanos(monotonic_clock::now())
+    }
+
+    fn unix_time(&mut self) -> u64 {
+        wall_clock::now().seconds
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        wasi::random::random::get_random_u64()
+    }
+
+    fn sleep(&mut self, duration: Duration) {
+        monotonic_clock::subscribe_duration(nanos(duration)).block();
+    }
+
+    fn perform(&mut self, request: &Request<'_>, timeout: Duration) -> Outcome {
+        let deadline = monotonic_clock::now().saturating_add(nanos(timeout));
+        match exchange(request, timeout, deadline) {
+            Ok(response) => Outcome::Response(response),
+            Err(outcome) => outcome,
+        }
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// One HTTP exchange, bounded by `deadline` on the monotonic clock whether or not the
+/// host honours the request options.
+fn exchange(request: &Request<'_>, timeout: Duration, deadline: u64) -> Result<Response, Outcome> {
+    let outgoing = build(request)?;
+    let body = outgoing
+        .body()
+        .map_err(|()| Outcome::Refused("the request body was already taken".into()))?;
+    let options = RequestOptions::new();
+    // Hosts that do not support a timeout refuse to set it; the deadline below still
+    // holds, so those refusals are ignored.
+    let _ = options.set_connect_timeout(Some(nanos(timeout)));
+    let _ = options.set_first_byte_timeout(Some(nanos(timeout)));
+    let _ = options.set_between_bytes_timeout(Some(nanos(timeout)));
+    let future = outgoing_handler::handle(outgoing, Some(options)).map_err(error_outcome)?;
+
+    write_body(body, request.body)?;
+
+    let pollable = future.subscribe();
+    let response = loop {
+        if let Some(result) = future.get() {
+            break result
+                .map_err(|()| Outcome::Connection("the response was already taken".into()))?
+                .map_err(error_outcome)?;
+        }
+        wait(&pollable, deadline)?;
+    };
+    drop(pollable);
+    read_response(response, deadline)
+}
+
+fn build(request: &Request<'_>) -> Result<OutgoingRequest, Outcome> {
+    let headers = Fields::new();
+    let authorization = ("authorization", request.authorization.expose());
+    for (name, value) in request
+        .headers
+        .iter()
+        .map(|(n, v)| (*n, v.as_str()))
+        .chain([authorization])
+    {
+        headers
+            .append(name, value.as_bytes())
+            .map_err(|e| Outcome::Refused(format!("header {name} refused: {e:?}")))?;
+    }
+    let outgoing = OutgoingRequest::new(headers);
+    let scheme = if request.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    let refused = |what: &str| Outcome::Refused(format!("the host cannot use this {what}"));
+    outgoing
+        .set_method(&Method::Post)
+        .map_err(|()| refused("method"))?;
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| refused("scheme"))?;
+    outgoing
+        .set_authority(Some(request.authority))
+        .map_err(|()| refused("host"))?;
+    outgoing
+        .set_path_with_query(Some(request.path))
+        .map_err(|()| refused("path"))?;
+    Ok(outgoing)
+}
+
+fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), Outcome> {
+    let stream = body
+        .write()
+        .map_err(|()| Outcome::Refused("the request body stream was already taken".into()))?;
+    let broken = |e: StreamError| {
+        Outcome::Connection(format!("sending the body failed: {}", stream_error(e)))
+    };
+    // The blocking write takes at most 4096 bytes a call.
+    for chunk in bytes.chunks(4096) {
+        stream.blocking_write_and_flush(chunk).map_err(broken)?;
+    }
+    drop(stream);
+    OutgoingBody::finish(body, None).map_err(error_outcome)
+}
+
+fn read_response(response: IncomingResponse, deadline: u64) -> Result<Response, Outcome> {
+    let mut result = Response {
+        status: response.status(),
+        ..Response::default()
+    };
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).first().map(|v| bounded_text(v, 256));
+    result.request_id = header("x-request-id");
+    result.retry_after = header("retry-after");
+    result.location = header("location");
+    drop(headers);
+
+    let body = response
+        .consume()
+        .map_err(|()| Outcome::Connection("the response body was already taken".into()))?;
+    let stream = body
+        .stream()
+        .map_err(|()| Outcome::Connection("the response body stream was already taken".into()))?;
+    let pollable = stream.subscribe();
+    while result.body.len() < limits::MAX_RESPONSE_BYTES {
+        let room = (limits::MAX_RESPONSE_BYTES - result.body.len()) as u64;
+        match stream.read(room) {
+            Ok(bytes) if bytes.is_empty() => wait(&pollable, deadline)?,
+            Ok(bytes) => result.body.extend_from_slice(&bytes),
+            Err(StreamError::Closed) => break,
+            Err(e) => {
+                return Err(Outcome::Connection(format!(
+                    "the answer (HTTP {}) broke off after {} body bytes: {}",
+                    result.status,
+                    result.body.len(),
+                    stream_error(e)
+                )));
+            }
+        }
+    }
+    // Whatever is left past the cap stays unread; dropping the body closes it.
+    drop(pollable);
+    drop(stream);
+    drop(IncomingBody::finish(body));
+    Ok(result)
+}
+
+/// Blocks until `pollable` is ready, or fails with a timeout at `deadline`.
+fn wait(pollable: &Pollable, deadline: u64) -> Result<(), Outcome> {
+    let timer = monotonic_clock::subscribe_instant(deadline);
+    let ready = poll::poll(&[pollable, &timer]);
+    if ready.contains(&0) {
+        Ok(())
+    } else {
+        Err(Outcome::Timeout(
+            "no complete answer within the attempt's timeout".into(),
+        ))
+    }
+}
+
+fn stream_error(error: StreamError) -> String {
+    match error {
+        StreamError::Closed => "closed".into(),
+        StreamError::LastOperationFailed(e) => match wasi::http::types::http_error_code(&e) {
+            Some(code) => describe(&code),
+            None => e.to_debug_string(),
+        },
+    }
+}
+
+fn error_outcome(code: ErrorCode) -> Outcome {
+    let text = describe(&code);
+    match code {
+        ErrorCode::DnsTimeout
+        | ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::ConnectionWriteTimeout
+        | ErrorCode::HttpResponseTimeout => Outcome::Timeout(text),
+        ErrorCode::HttpRequestDenied | ErrorCode::HttpRequestUriInvalid => Outcome::Refused(text),
+        _ => Outcome::Connection(text),
+    }
+}
+
+fn describe(code: &ErrorCode) -> String {
+    match code {
+        ErrorCode::ConnectionRefused => "connection refused".into(),
+        ErrorCode::ConnectionTerminated => "connection closed before a complete answer".into(),
+        ErrorCode::DnsTimeout => "DNS lookup timed out".into(),
+        ErrorCode::ConnectionTimeout => "connecting timed out".into(),
+        ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
+            "no answer within the attempt's timeout".into()
+        }
+        ErrorCode::HttpRequestDenied => "request denied by the host".into(),
+        ErrorCode::HttpResponseIncomplete => "the answer ended early".into(),
+        other => format!("{other:?}"),
+    }
+}
