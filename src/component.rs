@@ -170,8 +170,11 @@ fn exchange(request: &Request<'_>, timeout: Duration, deadline: u64) -> Result<R
     let _ = options.set_between_bytes_timeout(Some(nanos(timeout)));
     let future = outgoing_handler::handle(outgoing, Some(options)).map_err(error_outcome)?;
 
-    write_body(body, request.body)?;
-
+    // A request the host fails (refused, unreachable) closes the body stream; the
+    // cause is in the response future, and a server may also answer before reading the
+    // whole body. So the future decides, and a write error is reported only when the
+    // future has nothing better to say.
+    let written = write_body(body, request.body);
     let pollable = future.subscribe();
     let response = loop {
         if let Some(result) = future.get() {
@@ -179,7 +182,9 @@ fn exchange(request: &Request<'_>, timeout: Duration, deadline: u64) -> Result<R
                 .map_err(|()| Outcome::Connection("the response was already taken".into()))?
                 .map_err(error_outcome)?;
         }
-        wait(&pollable, deadline)?;
+        if let Err(timeout) = wait(&pollable, deadline) {
+            return Err(written.err().unwrap_or(timeout));
+        }
     };
     drop(pollable);
     read_response(response, deadline)

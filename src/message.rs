@@ -199,10 +199,8 @@ impl Message {
         if let Some(text) = &self.text {
             check_text(text, errors);
         }
-        if let Some(url) = &self.media_url {
-            if let Err(reason) = check_media_url(url) {
-                errors.push(FieldError::new("media_url", reason));
-            }
+        if let Some(Err(reason)) = self.media_url.as_deref().map(check_media_url) {
+            errors.push(FieldError::new("media_url", reason));
         }
     }
 
@@ -213,10 +211,8 @@ impl Message {
             ("author", &self.author, limits::MAX_AUTHOR_CHARS),
         ];
         for (field, value, max) in labels {
-            if let Some(value) = value {
-                if let Err(reason) = check_label(value, max) {
-                    errors.push(FieldError::new(field, reason));
-                }
+            if let Some(Err(reason)) = value.as_deref().map(|v| check_label(v, max)) {
+                errors.push(FieldError::new(field, reason));
             }
         }
     }

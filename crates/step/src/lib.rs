@@ -1,0 +1,427 @@
+//! Runs the `heymarket-sms` component in an embedded wasmtime: the embedding an
+//! automation platform would copy.
+//!
+//! One [`Step`] compiles (or loads from the on-disk cache) the component once and
+//! pre-links it; every call then gets a fresh store and instance, so nothing leaks from
+//! one send to the next. The guest is sandboxed: it may reach only the hosts it is
+//! allowed, its memory is capped, each call has a wall-clock limit, and it sees only
+//! the `HEYMARKET_*` variables it is given.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+mod cache;
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "heymarket-sms",
+    exports: { default: async },
+    with: {
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        "wasi:random": wasmtime_wasi::p2::bindings::random,
+        "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+    },
+});
+
+pub use exports::heymarket::sms::messages::{
+    ApiError, Encoding, FieldError, Message, MessagePreview, PermanentFailure, SendError,
+    SentMessage, TransientFailure,
+};
+
+/// How long one epoch tick lasts; call limits are counted in ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// The most the guest may print on stdout or stderr in one call; the rest is dropped.
+const MAX_GUEST_OUTPUT: usize = 64 * 1024;
+
+/// How a [`Step`] runs the component.
+#[derive(Clone)]
+pub struct StepConfig {
+    /// The `HEYMARKET_*` variables the guest sees; any other name is refused.
+    pub env: Vec<(String, String)>,
+    /// The `host[:port]` authorities the guest may send requests to. When empty, the
+    /// authority of `HEYMARKET_BASE_URL` (or Heymarket's own) is the only one allowed.
+    pub allowed_authorities: Vec<String>,
+    /// The most linear memory one instance may grow to.
+    pub memory_limit: usize,
+    /// The longest one call may run, waits included.
+    pub call_limit: Duration,
+    /// Where compiled components are kept between runs; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+    /// How many instances may live at once (the pooling allocator's slots).
+    pub max_instances: u32,
+}
+
+impl Default for StepConfig {
+    fn default() -> Self {
+        StepConfig {
+            env: Vec::new(),
+            allowed_authorities: Vec::new(),
+            memory_limit: 16 << 20,
+            call_limit: Duration::from_secs(150),
+            cache_dir: None,
+            max_instances: 128,
+        }
+    }
+}
+
+impl std::fmt::Debug for StepConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("StepConfig")
+            .field("env", &names)
+            .field("allowed_authorities", &self.allowed_authorities)
+            .field("memory_limit", &self.memory_limit)
+            .field("call_limit", &self.call_limit)
+            .field("cache_dir", &self.cache_dir)
+            .field("max_instances", &self.max_instances)
+            .finish()
+    }
+}
+
+/// A failure of the host or the sandbox rather than a `send-error`: the guest trapped,
+/// ran out of time or memory. The guest's output is attached for diagnosis.
+#[derive(Debug)]
+pub struct CallError {
+    pub reason: String,
+    pub guest_output: String,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the component failed: {}", self.reason)?;
+        if !self.guest_output.is_empty() {
+            write!(f, "\nguest output:\n{}", self.guest_output)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// The stable name of an error's case, as `transient.rate-limited`: the same names the
+/// component and the gateway use.
+pub fn error_kind(error: &SendError) -> &'static str {
+    match error {
+        SendError::Permanent(p) => match p {
+            PermanentFailure::InvalidMessage(_) => "permanent.invalid-message",
+            PermanentFailure::Configuration(_) => "permanent.configuration",
+            PermanentFailure::Unauthorized(_) => "permanent.unauthorized",
+            PermanentFailure::Forbidden(_) => "permanent.forbidden",
+            PermanentFailure::Rejected(_) => "permanent.rejected",
+        },
+        SendError::Transient(t) => match t {
+            TransientFailure::RateLimited(_) => "transient.rate-limited",
+            TransientFailure::Server(_) => "transient.server",
+            TransientFailure::Timeout(_) => "transient.timeout",
+            TransientFailure::Connection(_) => "transient.connection",
+            TransientFailure::InvalidResponse(_) => "transient.invalid-response",
+        },
+        SendError::ExecutionFailed => "execution-failed",
+    }
+}
+
+/// Where the compiled component came from, for start-up reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadedFrom {
+    Compiled,
+    Cache,
+}
+
+/// The component, compiled and linked once, ready for many calls.
+pub struct Step {
+    pre: HeymarketSmsPre<State>,
+    config: StepConfig,
+    allowed: Arc<Vec<String>>,
+    loaded_from: LoadedFrom,
+    _ticker: Ticker,
+}
+
+impl Step {
+    /// Loads the component at `wasm` under `config`.
+    pub fn load(wasm: &Path, config: StepConfig) -> anyhow::Result<Step> {
+        for (name, _) in &config.env {
+            if !name.starts_with("HEYMARKET_") {
+                bail!("only HEYMARKET_* variables are passed to the component, not {name}");
+            }
+        }
+        let allowed = if config.allowed_authorities.is_empty() {
+            vec![base_authority(&config.env)?]
+        } else {
+            config.allowed_authorities.clone()
+        };
+
+        let engine = engine(&config)?;
+        let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+        let (component, loaded_from) = match &config.cache_dir {
+            Some(dir) => cache::load(&engine, &bytes, dir)?,
+            None => (Component::new(&engine, &bytes)?, LoadedFrom::Compiled),
+        };
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let pre = HeymarketSmsPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Step {
+            pre,
+            config,
+            allowed: Arc::new(allowed),
+            loaded_from,
+            _ticker: Ticker::start(engine),
+        })
+    }
+
+    /// Whether this step compiled the component or found it in the cache.
+    pub fn loaded_from(&self) -> LoadedFrom {
+        self.loaded_from
+    }
+
+    /// Calls `send-message`.
+    pub async fn send(
+        &self,
+        message: &Message,
+    ) -> Result<Result<SentMessage, SendError>, CallError> {
+        self.call(async |sms, store| {
+            sms.heymarket_sms_messages()
+                .call_send_message(store, message)
+                .await
+        })
+        .await
+    }
+
+    /// Calls `preview-message`.
+    pub async fn preview(
+        &self,
+        message: &Message,
+    ) -> Result<Result<MessagePreview, SendError>, CallError> {
+        self.call(async |sms, store| {
+            sms.heymarket_sms_messages()
+                .call_preview_message(store, message)
+                .await
+        })
+        .await
+    }
+
+    async fn call<R>(
+        &self,
+        f: impl AsyncFnOnce(&HeymarketSms, &mut Store<State>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let output = MemoryOutputPipe::new(MAX_GUEST_OUTPUT);
+        let mut wasi = WasiCtx::builder();
+        wasi.envs(&self.config.env)
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .allow_ip_name_lookup(true);
+        let state = State {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: AllowList {
+                allowed: self.allowed.clone(),
+                denied: Arc::default(),
+            },
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.config.memory_limit)
+                .build(),
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.limits);
+        let ticks = self.config.call_limit.as_millis() / EPOCH_TICK.as_millis();
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+        store.epoch_deadline_trap();
+
+        let result = async {
+            let sms = self.pre.instantiate_async(&mut store).await?;
+            f(&sms, &mut store).await
+        }
+        .await;
+        result.map_err(|e| {
+            let reason = match e.downcast_ref::<wasmtime::Trap>() {
+                Some(wasmtime::Trap::Interrupt) => format!(
+                    "the call ran longer than its limit of {} ms",
+                    self.config.call_limit.as_millis()
+                ),
+                _ => format!("{e:#}"),
+            };
+            CallError {
+                reason,
+                guest_output: String::from_utf8_lossy(&output.contents()).into_owned(),
+            }
+        })
+    }
+}
+
+/// The authority of `HEYMARKET_BASE_URL`, or of Heymarket's API when unset.
+fn base_authority(env: &[(String, String)]) -> anyhow::Result<String> {
+    let url = env
+        .iter()
+        .find(|(k, _)| k == "HEYMARKET_BASE_URL")
+        .map_or("https://api.heymarket.com", |(_, v)| v.as_str());
+    let uri: http::Uri = url
+        .parse()
+        .with_context(|| format!("HEYMARKET_BASE_URL is not a URL: {url:?}"))?;
+    let authority = uri
+        .authority()
+        .with_context(|| format!("HEYMARKET_BASE_URL has no host: {url:?}"))?;
+    Ok(with_default_port(authority, uri.scheme_str()))
+}
+
+/// `host:port` with the scheme's default port made explicit, so `host` and `host:443`
+/// compare equal.
+fn with_default_port(authority: &http::uri::Authority, scheme: Option<&str>) -> String {
+    let port = authority
+        .port_u16()
+        .unwrap_or(if scheme == Some("http") { 80 } else { 443 });
+    format!("{}:{port}", authority.host().to_ascii_lowercase())
+}
+
+fn engine(config: &StepConfig) -> anyhow::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(config.max_instances)
+        .total_core_instances(config.max_instances * 4)
+        .total_memories(config.max_instances * 2)
+        .total_tables(config.max_instances * 4)
+        .max_memory_size(config.memory_limit);
+    let mut wasm = Config::new();
+    wasm.epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(Engine::new(&wasm)?)
+}
+
+/// Advances the engine's epoch so that call limits are enforced; stops on drop.
+struct Ticker {
+    stop: Arc<Mutex<bool>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Ticker {
+        let stop = Arc::new(Mutex::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            while !*flag.lock().unwrap_or_else(|e| e.into_inner()) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+        Ticker { stop }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+}
+
+struct State {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: AllowList,
+    limits: StoreLimits,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Refuses every outgoing request to an authority that is not allowed, before any
+/// connection is made.
+struct AllowList {
+    allowed: Arc<Vec<String>>,
+    denied: Arc<Mutex<Vec<String>>>,
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<wasmtime_wasi_http::WasiBody>,
+                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for AllowList {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> SendFuture {
+        let uri = request.uri();
+        let target = uri
+            .authority()
+            .map(|a| with_default_port(a, uri.scheme_str()));
+        let allowed = target
+            .as_ref()
+            .is_some_and(|t| self.allowed.iter().any(|a| a.eq_ignore_ascii_case(t)));
+        if !allowed {
+            let target = target.unwrap_or_default();
+            self.denied
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(target);
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        let _ = fut;
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+/// The built component: `HEYMARKET_SMS_WASM` when set, else this workspace's release
+/// build, made with `cargo build --release --target wasm32-wasip2` when it is missing or
+/// older than its sources.
+pub fn component_wasm() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("HEYMARKET_SMS_WASM") {
+        return Ok(PathBuf::from(path));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let wasm = target.join("wasm32-wasip2/release/heymarket_sms.wasm");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Cargo decides freshness itself; a no-op build takes a fraction of a second.
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
+        .args(["-p", "heymarket-sms"])
+        .status()
+        .context("running cargo to build the component")?;
+    if !status.success() {
+        bail!("building the component failed ({status})");
+    }
+    Ok(wasm)
+}
