@@ -93,9 +93,25 @@ impl std::fmt::Debug for StepConfig {
 /// ran out of time or memory. The guest's output is attached for diagnosis.
 #[derive(Debug)]
 pub struct CallError {
+    /// What went wrong, e.g. that the call ran past its limit.
     pub reason: String,
+    /// What the guest printed on stdout and stderr during the call (bounded).
     pub guest_output: String,
 }
+
+/// A [`StepConfig`] that cannot work: a variable outside `HEYMARKET_*`, or a base URL
+/// without a usable host. [`Step::load`] fails with this (inside its `anyhow::Error`)
+/// so that callers can tell a configuration problem from a broken component.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,10 +147,71 @@ pub fn error_kind(error: &SendError) -> &'static str {
     }
 }
 
+/// One readable line for `error`: what happened and Heymarket's own message. Carries no
+/// secret: the component redacts credentials from everything it returns.
+pub fn describe(error: &SendError) -> String {
+    let api = |what: &str, e: &ApiError| {
+        if e.message.is_empty() {
+            format!("{what} (HTTP {})", e.status)
+        } else {
+            format!("{what} (HTTP {}): {}", e.status, e.message)
+        }
+    };
+    match error {
+        SendError::Permanent(p) => match p {
+            PermanentFailure::InvalidMessage(errors) => {
+                let fields: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.reason))
+                    .collect();
+                format!("the message is invalid: {}", fields.join("; "))
+            }
+            PermanentFailure::Configuration(text) => format!("configuration: {text}"),
+            PermanentFailure::Unauthorized(e) => api("Heymarket refused the credentials", e),
+            PermanentFailure::Forbidden(e) => api("Heymarket denied access", e),
+            PermanentFailure::Rejected(e) => api("Heymarket rejected the message", e),
+        },
+        SendError::Transient(t) => match t {
+            TransientFailure::RateLimited(e) => api("rate limited on every attempt", e),
+            TransientFailure::Server(e) => api("Heymarket failed on every attempt", e),
+            TransientFailure::Timeout(text) => format!("timed out: {text}"),
+            TransientFailure::Connection(text) => format!("could not reach Heymarket: {text}"),
+            TransientFailure::InvalidResponse(e) => {
+                api("Heymarket's answer is not the documented shape", e)
+            }
+        },
+        SendError::ExecutionFailed => "the engine failed to run the step".to_string(),
+    }
+}
+
+/// Heymarket's `X-Request-Id` for `error`, when the failure came from an answer.
+pub fn request_id(error: &SendError) -> Option<&str> {
+    api_error(error).and_then(|e| e.request_id.as_deref())
+}
+
+/// The HTTP answer behind `error`, when there was one.
+pub fn api_error(error: &SendError) -> Option<&ApiError> {
+    match error {
+        SendError::Permanent(
+            PermanentFailure::Unauthorized(e)
+            | PermanentFailure::Forbidden(e)
+            | PermanentFailure::Rejected(e),
+        )
+        | SendError::Transient(
+            TransientFailure::RateLimited(e)
+            | TransientFailure::Server(e)
+            | TransientFailure::InvalidResponse(e),
+        ) => Some(e),
+        _ => None,
+    }
+}
+
 /// Where the compiled component came from, for start-up reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadedFrom {
+    /// Compiled from the `.wasm` during this load.
     Compiled,
+    /// Read, already compiled, from the cache directory.
     Cache,
 }
 
@@ -152,11 +229,14 @@ impl Step {
     pub fn load(wasm: &Path, config: StepConfig) -> anyhow::Result<Step> {
         for (name, _) in &config.env {
             if !name.starts_with("HEYMARKET_") {
-                bail!("only HEYMARKET_* variables are passed to the component, not {name}");
+                return Err(ConfigError(format!(
+                    "only HEYMARKET_* variables are passed to the component, not {name}"
+                ))
+                .into());
             }
         }
         let allowed = if config.allowed_authorities.is_empty() {
-            vec![base_authority(&config.env)?]
+            vec![base_authority(&config.env).map_err(ConfigError)?]
         } else {
             config.allowed_authorities.clone()
         };
@@ -262,17 +342,17 @@ impl Step {
 }
 
 /// The authority of `HEYMARKET_BASE_URL`, or of Heymarket's API when unset.
-fn base_authority(env: &[(String, String)]) -> anyhow::Result<String> {
+fn base_authority(env: &[(String, String)]) -> Result<String, String> {
     let url = env
         .iter()
         .find(|(k, _)| k == "HEYMARKET_BASE_URL")
         .map_or("https://api.heymarket.com", |(_, v)| v.as_str());
     let uri: http::Uri = url
         .parse()
-        .with_context(|| format!("HEYMARKET_BASE_URL is not a URL: {url:?}"))?;
+        .map_err(|_| format!("HEYMARKET_BASE_URL is not a URL: {url:?}"))?;
     let authority = uri
         .authority()
-        .with_context(|| format!("HEYMARKET_BASE_URL has no host: {url:?}"))?;
+        .ok_or_else(|| format!("HEYMARKET_BASE_URL has no host: {url:?}"))?;
     Ok(with_default_port(authority, uri.scheme_str()))
 }
 
