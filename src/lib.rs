@@ -5,9 +5,11 @@
 //! `component` (the WIT bindings and the `wasi:http` glue) needs a component host.
 //! The path of one send: validate ([`message`]) → render ([`message::ValidMessage`]) →
 //! settings ([`settings`]) → attempt loop ([`send`], [`retry`]) over [`send::Io`].
+//! The HTTP gateway ([`gateway`]) is one more caller of the same path.
 
 pub mod auth;
 pub mod error;
+pub mod gateway;
 pub mod limits;
 pub mod message;
 pub mod retry;

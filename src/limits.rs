@@ -56,3 +56,13 @@ pub const USER_AGENT: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (wasm32-wasip2)"
 );
+
+/// The largest request body the gateway reads; it stops reading one byte past it and
+/// answers 413. A message at every field's limit is far smaller.
+pub const MAX_GATEWAY_BODY_BYTES: usize = 64 * 1024;
+/// How long the gateway waits for a request body to arrive in full before answering
+/// 408, so that a stalled client cannot hold an instance.
+pub const GATEWAY_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The `Retry-After` the gateway sends with a 429 when Heymarket gave none: its limit
+/// is counted per minute, so a full minute always finds a fresh budget.
+pub const DEFAULT_GATEWAY_RETRY_AFTER: Duration = Duration::from_secs(60);
