@@ -1,9 +1,11 @@
-//! The exports and the only WASI code: WIT ⇄ core conversions, and [`Io`] over
-//! `wasi:http`, `wasi:clocks` and `wasi:random`.
+//! The exports and the only WASI code: WIT ⇄ core conversions, [`Io`] over
+//! `wasi:http`, `wasi:clocks` and `wasi:random`, and the `wasi:http/incoming-handler`
+//! glue that hands requests to [`crate::gateway`].
 
 use core::time::Duration;
 
 use crate::error::{ApiError, Permanent, SendError, Sent, Transient};
+use crate::gateway::{self, Body, Reply};
 use crate::message::{FieldError, Message};
 use crate::segments::Encoding;
 use crate::send::{Io, Outcome, Request, Response};
@@ -16,11 +18,12 @@ wit_bindgen::generate!({
 });
 
 use exports::heymarket::sms::messages as wit;
+use exports::wasi::http::incoming_handler;
 use wasi::clocks::{monotonic_clock, wall_clock};
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
-    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    ErrorCode, Fields, IncomingBody, IncomingRequest, IncomingResponse, Method, OutgoingBody,
+    OutgoingRequest, OutgoingResponse, RequestOptions, ResponseOutparam, Scheme,
 };
 use wasi::io::poll::{self, Pollable};
 use wasi::io::streams::StreamError;
@@ -49,7 +52,98 @@ impl wit::Guest for Component {
     }
 }
 
+impl incoming_handler::Guest for Component {
+    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+        let method = method_name(&request.method());
+        let path = request.path_with_query().unwrap_or_default();
+        let headers = request.headers().entries();
+        let head = gateway::Head {
+            method: &method,
+            path: &path,
+            headers: &headers,
+        };
+        let var = |name: &str| std::env::var(name).ok();
+        let read_body = |cap| read_request_body(request, cap);
+        let reply = gateway::handle(&head, read_body, var, &mut WasiIo);
+        respond(response_out, reply);
+    }
+}
+
 export!(Component);
+
+fn method_name(method: &Method) -> String {
+    match method {
+        Method::Get => "GET".into(),
+        Method::Head => "HEAD".into(),
+        Method::Post => "POST".into(),
+        Method::Put => "PUT".into(),
+        Method::Delete => "DELETE".into(),
+        Method::Connect => "CONNECT".into(),
+        Method::Options => "OPTIONS".into(),
+        Method::Trace => "TRACE".into(),
+        Method::Patch => "PATCH".into(),
+        Method::Other(other) => other.clone(),
+    }
+}
+
+/// Reads at most `cap + 1` bytes: one past the cap is enough to know the body is too
+/// large, and nothing beyond it is ever buffered.
+fn read_request_body(request: IncomingRequest, cap: usize) -> Body {
+    let Ok(body) = request.consume() else {
+        return Body::Broken("the body was already taken".into());
+    };
+    let Ok(stream) = body.stream() else {
+        return Body::Broken("the body stream was already taken".into());
+    };
+    let deadline = monotonic_clock::now().saturating_add(nanos(limits::GATEWAY_BODY_TIMEOUT));
+    let pollable = stream.subscribe();
+    let mut bytes = Vec::new();
+    loop {
+        let room = (cap + 1 - bytes.len()) as u64;
+        match stream.read(room) {
+            Ok(chunk) if chunk.is_empty() => {
+                if wait(&pollable, deadline).is_err() {
+                    return Body::TimedOut;
+                }
+            }
+            Ok(chunk) => {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > cap {
+                    return Body::TooLarge;
+                }
+            }
+            Err(StreamError::Closed) => break,
+            Err(e) => return Body::Broken(stream_error(e)),
+        }
+    }
+    drop(pollable);
+    drop(stream);
+    drop(IncomingBody::finish(body));
+    Body::Complete(bytes)
+}
+
+/// Sends `reply`. A client that went away cannot be told anything, so write failures
+/// end the response quietly.
+fn respond(response_out: ResponseOutparam, reply: Reply) {
+    let headers = Fields::new();
+    for (name, value) in &reply.headers {
+        // The gateway's own header names and values are always valid.
+        let _ = headers.append(name, value.as_bytes());
+    }
+    let response = OutgoingResponse::new(headers);
+    let _ = response.set_status_code(reply.status);
+    let body = response.body();
+    ResponseOutparam::set(response_out, Ok(response));
+    let Ok(body) = body else { return };
+    if let Ok(stream) = body.write() {
+        for chunk in reply.body.chunks(4096) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                return;
+            }
+        }
+    }
+    let _ = OutgoingBody::finish(body, None);
+}
 
 impl From<wit::Message> for Message {
     fn from(m: wit::Message) -> Self {
