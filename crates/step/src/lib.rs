@@ -347,13 +347,32 @@ fn base_authority(env: &[(String, String)]) -> Result<String, String> {
         .iter()
         .find(|(k, _)| k == "HEYMARKET_BASE_URL")
         .map_or("https://api.heymarket.com", |(_, v)| v.as_str());
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| format!("HEYMARKET_BASE_URL is not a URL: {url:?}"))?;
-    let authority = uri
-        .authority()
-        .ok_or_else(|| format!("HEYMARKET_BASE_URL has no host: {url:?}"))?;
+    let uri: http::Uri = url.parse().map_err(|_| {
+        format!(
+            "HEYMARKET_BASE_URL is not a URL: {:?}",
+            without_userinfo(url)
+        )
+    })?;
+    let authority = uri.authority().ok_or_else(|| {
+        format!(
+            "HEYMARKET_BASE_URL has no host: {:?}",
+            without_userinfo(url)
+        )
+    })?;
     Ok(with_default_port(authority, uri.scheme_str()))
+}
+
+/// `url` with any `user:password@` replaced: a credential pasted into the URL must not
+/// come back in an error.
+fn without_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
+    }
 }
 
 /// `host:port` with the scheme's default port made explicit, so `host` and `host:443`

@@ -44,7 +44,11 @@ fn parse(bytes: &[u8], format: Format, name: &str) -> Result<Vec<Row>, Failure> 
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let format = match format {
         Format::Auto if name.ends_with(".csv") => Format::Csv,
-        Format::Auto if [".ndjson", ".jsonl", ".json"].iter().any(|e| name.ends_with(e)) => {
+        Format::Auto
+            if [".ndjson", ".jsonl", ".json"]
+                .iter()
+                .any(|e| name.ends_with(e)) =>
+        {
             Format::Ndjson
         }
         Format::Auto => match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -205,8 +209,9 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<u8, Failure> {
     let mut journal = Journal::open(&journal_path, &batch).map_err(Failure::invalid_input)?;
 
     let total = rows.len();
-    let (skipped, pending): (Vec<Row>, Vec<Row>) =
-        rows.into_iter().partition(|row| journal.was_sent(row.number));
+    let (skipped, pending): (Vec<Row>, Vec<Row>) = rows
+        .into_iter()
+        .partition(|row| journal.was_sent(row.number));
     let mut sent = 0usize;
     let mut failed: BTreeMap<String, usize> = BTreeMap::new();
     let mut worst = code::OK;
@@ -236,9 +241,11 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<u8, Failure> {
             while !interrupted && running.len() < usize::from(args.concurrency) {
                 let Some(row) = queue.next() else { break };
                 let local_id = match &row.fields {
-                    Ok(f) => Some(f.local_id.clone().unwrap_or_else(|| {
-                        generated_local_id(&batch, row.number)
-                    })),
+                    Ok(f) => Some(
+                        f.local_id
+                            .clone()
+                            .unwrap_or_else(|| generated_local_id(&batch, row.number)),
+                    ),
                     Err(_) => None,
                 };
                 let message = row.fields.and_then(|fields| {
@@ -382,7 +389,13 @@ mod tests {
 
     #[test]
     fn an_unknown_column_refuses_the_whole_file() {
-        let err = parse(b"inbox_id,phone\n1,2\n", Format::Csv, "x.csv").err().unwrap();
-        assert!(err.message.contains("unknown field `phone`"), "{}", err.message);
+        let err = parse(b"inbox_id,phone\n1,2\n", Format::Csv, "x.csv")
+            .err()
+            .unwrap();
+        assert!(
+            err.message.contains("unknown field `phone`"),
+            "{}",
+            err.message
+        );
     }
 }

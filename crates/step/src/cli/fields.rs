@@ -286,6 +286,9 @@ mod tests {
     #[test]
     fn the_two_ids_are_required() {
         let err = Fields::default().into_message().unwrap_err();
-        assert!(err.contains("inbox_id") && err.contains("creator_id"), "{err}");
+        assert!(
+            err.contains("inbox_id") && err.contains("creator_id"),
+            "{err}"
+        );
     }
 }

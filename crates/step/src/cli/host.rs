@@ -12,7 +12,11 @@ use super::Global;
 use super::report::Failure;
 
 /// Variables the tool itself reads; the component has no use for them.
-const HOST_ONLY: [&str; 3] = ["HEYMARKET_SMS_WASM", "HEYMARKET_CACHE", "HEYMARKET_WASMTIME"];
+const HOST_ONLY: [&str; 3] = [
+    "HEYMARKET_SMS_WASM",
+    "HEYMARKET_CACHE",
+    "HEYMARKET_WASMTIME",
+];
 /// Any of these means the user has credentials of their own.
 const CREDENTIALS: [&str; 3] = [
     "HEYMARKET_API_KEY",
@@ -62,10 +66,11 @@ fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("HEYMARKET_CACHE")
         .map(PathBuf::from)
         .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(|d| PathBuf::from(d).join("heymarket-sms"))
+            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("heymarket-sms"))
         })
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/heymarket-sms")))?;
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/heymarket-sms"))
+        })?;
     Some(base.join("compiled"))
 }
 
@@ -89,7 +94,10 @@ pub fn open(global: &Global, network: bool, max_instances: u32) -> Result<Host, 
              the embedded Heymarket simulator at {} (nothing leaves this machine)",
             sim.base_url()
         );
-        env.push(("HEYMARKET_API_KEY".into(), Config::default().api_keys[0].clone()));
+        env.push((
+            "HEYMARKET_API_KEY".into(),
+            Config::default().api_keys[0].clone(),
+        ));
         env.push(("HEYMARKET_BASE_URL".into(), sim.base_url()));
         simulator = Some(sim);
     }

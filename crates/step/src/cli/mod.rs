@@ -257,7 +257,12 @@ async fn send(global: &Global, args: SendArgs) -> Result<u8, Failure> {
 async fn preview(global: &Global, args: SendArgs) -> Result<u8, Failure> {
     let message = message_of(args)?;
     let host = host::open(global, false, 2)?;
-    match host.step.preview(&message).await.map_err(Failure::from_call)? {
+    match host
+        .step
+        .preview(&message)
+        .await
+        .map_err(Failure::from_call)?
+    {
         Ok(preview) => {
             println!("{}", report::preview_json(&preview));
             Ok(code::OK)

@@ -1,8 +1,8 @@
 //! What the tool prints: results as JSON, failures as one line (or JSON), exit codes.
 
 use heymarket_step::{
-    CallError, Encoding, MessagePreview, SendError, SentMessage, api_error, describe,
-    error_kind, request_id,
+    CallError, Encoding, MessagePreview, SendError, SentMessage, api_error, describe, error_kind,
+    request_id,
 };
 use serde_json::{Value, json};
 
