@@ -115,6 +115,9 @@ impl SendError {
             ) => {
                 scrub(&mut e.message);
                 scrub(&mut e.body);
+                if let Some(id) = &mut e.request_id {
+                    scrub(id);
+                }
             }
         }
         self

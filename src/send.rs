@@ -120,7 +120,10 @@ pub fn send(
             authorization,
             body: body.as_bytes(),
         };
-        let outcome = io.perform(&request, settings.timeout.min(remaining));
+        let mut outcome = io.perform(&request, settings.timeout.min(remaining));
+        if let Outcome::Response(response) = &mut outcome {
+            scrub_response(response, &secrets);
+        }
         let retry_after = match &outcome {
             Outcome::Response(response) => response.retry_after.clone(),
             _ => None,
@@ -155,6 +158,61 @@ pub fn send(
     };
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     Err(error.redact(&secrets))
+}
+
+/// Takes every credential out of an answer before anything reads it, so that a server
+/// echoing the `Authorization` header (in the body, `X-Request-Id` or `Location`) can
+/// make the component return it neither in an error nor in a success. A value cut at a
+/// length cap may end in the first part of a secret; that part goes too.
+fn scrub_response(response: &mut Response, secrets: &[String]) {
+    let secrets: Vec<&[u8]> = secrets
+        .iter()
+        .map(|s| s.as_bytes())
+        .filter(|s| !s.is_empty())
+        .collect();
+    scrub_bytes(&mut response.body, &secrets);
+    for value in [
+        &mut response.request_id,
+        &mut response.retry_after,
+        &mut response.location,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let mut bytes = core::mem::take(value).into_bytes();
+        scrub_bytes(&mut bytes, &secrets);
+        // Only whole secrets and trailing parts of them were removed, and the
+        // replacement is ASCII, so the bytes are still UTF-8.
+        *value = String::from_utf8_lossy(&bytes).into_owned();
+    }
+}
+
+const REDACTED: &[u8] = b"[redacted]";
+/// A trailing piece of a secret this short says too little to be worth removing.
+const MIN_SECRET_PIECE: usize = 4;
+
+fn scrub_bytes(bytes: &mut Vec<u8>, secrets: &[&[u8]]) {
+    for secret in secrets {
+        let mut from = 0;
+        while let Some(at) = find(&bytes[from..], secret) {
+            let start = from + at;
+            bytes.splice(start..start + secret.len(), REDACTED.iter().copied());
+            from = start + REDACTED.len();
+        }
+        // A cut secret at the very end of a bounded value.
+        let longest = secret.len().saturating_sub(1).min(bytes.len());
+        if let Some(len) = (MIN_SECRET_PIECE..=longest)
+            .rev()
+            .find(|&len| bytes.ends_with(&secret[..len]))
+        {
+            bytes.truncate(bytes.len() - len);
+            bytes.extend_from_slice(REDACTED);
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn deadline_passed(settings: &Settings, attempts: u32) -> SendError {
@@ -537,6 +595,30 @@ mod tests {
         let text = format!("{err} {err:?}");
         assert!(!text.contains("key-123"), "{text}");
         assert!(text.contains("[redacted]"));
+    }
+
+    #[test]
+    fn an_echoed_key_is_taken_out_of_every_part_of_an_answer() {
+        let mut echo = status(
+            200,
+            r#"{"id":7,"date":"key-123","gallery_url":"https://g.example/key-123"}"#,
+        );
+        if let Outcome::Response(r) = &mut echo {
+            r.request_id = Some("req-key-123".into());
+        }
+        let mut io = Script::new([echo]);
+        let sent = send(&message(), &settings(&[]), &mut io).unwrap();
+        assert!(!format!("{sent:?}").contains("key-1"), "{sent:?}");
+        assert_eq!(sent.request_id.as_deref(), Some("req-[redacted]"));
+
+        let mut cut = status(400, &format!("{}key-12", "x".repeat(10)));
+        if let Outcome::Response(r) = &mut cut {
+            r.request_id = Some("req-key-1".into());
+            r.location = Some("https://elsewhere/?k=key-123".into());
+        }
+        let mut io = Script::new([cut]);
+        let err = send(&message(), &settings(&[]), &mut io).unwrap_err();
+        assert!(!format!("{err:?}").contains("key-1"), "{err:?}");
     }
 
     #[test]

@@ -173,7 +173,7 @@ fn millis(
 /// Parses the base URL. Plain `http` is allowed only to a loopback host, so that a
 /// credential never crosses a network unencrypted.
 pub fn parse_base_url(url: &str) -> Result<BaseUrl, String> {
-    let bad = |why: &str| format!("HEYMARKET_BASE_URL {why}, not {url:?}");
+    let bad = |why: &str| format!("HEYMARKET_BASE_URL {why}, not {:?}", without_userinfo(url));
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(bad(
             "must be an absolute URL such as https://api.heymarket.com",
@@ -207,6 +207,19 @@ pub fn parse_base_url(url: &str) -> Result<BaseUrl, String> {
         authority: authority.to_owned(),
         path_prefix: path.trim_end_matches('/').to_owned(),
     })
+}
+
+/// `url` with any `user:password@` replaced, for error messages: people do paste a
+/// credential there, and an error must not repeat it.
+fn without_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
+    }
 }
 
 /// The host part of `host[:port]` or `[v6][:port]`.
@@ -299,6 +312,16 @@ mod tests {
             "https://",
         ] {
             assert!(parse_base_url(bad).is_err(), "{bad}");
+        }
+        for with_password in [
+            "https://user:hunter22@api.heymarket.com",
+            "ftp://user:hunter22@127.0.0.1",
+            "user:hunter22@api.heymarket.com/x",
+            "http://a:hunter22@10.0.0.1/?q",
+        ] {
+            let err = parse_base_url(with_password).unwrap_err();
+            assert!(!err.contains("hunter22"), "{err}");
+            assert!(err.contains("[redacted]@"), "{err}");
         }
         let url = parse_base_url("http://[::1]:9/base/").unwrap();
         assert_eq!(url.url("/v1"), "http://[::1]:9/base/v1");
