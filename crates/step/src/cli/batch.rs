@@ -300,7 +300,7 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<u8, Failure> {
                     Outcome::Failed
                 },
                 id: result.as_ref().ok().map(|s| s.id),
-                error: result.as_ref().err().map(|f| f.kind.clone()),
+                error: result.as_ref().err().map(|f| f.kind.to_owned()),
                 status: result.as_ref().err().and_then(|f| f.status),
                 request_id: match &result {
                     Ok(s) => s.request_id.clone(),
@@ -314,7 +314,7 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<u8, Failure> {
                 Ok(_) => sent += 1,
                 Err(failure) => {
                     worst = worst.max(failure.code);
-                    *failed.entry(failure.kind).or_default() += 1;
+                    *failed.entry(failure.kind.to_owned()).or_default() += 1;
                 }
             }
         }

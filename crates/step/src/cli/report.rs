@@ -30,23 +30,23 @@ pub struct Failure {
     pub code: u8,
     /// A stable name: a `send-error` kind such as `transient.server`, or `invalid-input`,
     /// `permanent.configuration`, `internal` for failures before the component ran.
-    pub kind: String,
+    pub kind: &'static str,
     pub message: String,
     pub status: Option<u16>,
     pub request_id: Option<String>,
-    pub fields: Vec<(String, String)>,
-    pub guest_output: Option<String>,
+    pub fields: Box<[(String, String)]>,
+    pub guest_output: Option<Box<str>>,
 }
 
 impl Failure {
-    fn plain(code: u8, kind: &str, message: impl Into<String>) -> Failure {
+    fn plain(code: u8, kind: &'static str, message: impl Into<String>) -> Failure {
         Failure {
             code,
-            kind: kind.into(),
+            kind,
             message: message.into(),
             status: None,
             request_id: None,
-            fields: Vec::new(),
+            fields: Box::default(),
             guest_output: None,
         }
     }
@@ -73,11 +73,11 @@ impl Failure {
                     .map(|e| (e.field.clone(), e.reason.clone()))
                     .collect()
             }
-            _ => Vec::new(),
+            _ => Box::default(),
         };
         Failure {
             code: code_of_kind(kind),
-            kind: kind.into(),
+            kind,
             message: describe(error),
             status: api_error(error).map(|e| e.status),
             request_id: request_id(error).map(str::to_owned),
@@ -90,7 +90,7 @@ impl Failure {
     pub fn from_call(error: CallError) -> Failure {
         let mut failure = Failure::internal(format!("the component failed: {}", error.reason));
         if !error.guest_output.is_empty() {
-            failure.guest_output = Some(error.guest_output);
+            failure.guest_output = Some(error.guest_output.into());
         }
         failure
     }
