@@ -256,7 +256,7 @@ const BROKEN_BODIES: &[(&str, &str)] = &[
         "phone_number",
     ),
     (
-        r#"{IDS,"phone_number":"1415555","text":"t"}"#,
+        r#"{IDS,"phone_number":"141555","text":"t"}"#,
         "phone_number",
     ),
     (
