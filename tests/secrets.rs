@@ -608,3 +608,139 @@ fn plain_http_to_a_remote_host_is_refused_with_either_credential_before_any_requ
             .unwrap_or_else(|e| panic!("{kind:?}: loopback http refused: {e:?}"));
     }
 }
+
+/// Runs the command-line tool with the distinctive API key and returns what it printed.
+fn run_cli(sim: &Simulator, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = std::process::Command::new(step_cli());
+    command
+        .args(args)
+        .args(["--base-url", &sim.base_url()])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HEYMARKET_SMS_WASM", wasm())
+        .env("HEYMARKET_BACKOFF_BASE_MS", "5")
+        .env(
+            "HEYMARKET_CACHE",
+            std::env::temp_dir().join("heymarket-sms-test-cache-cli"),
+        );
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().expect("the tool runs");
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn the_command_line_tool_shows_no_secret_in_its_output_or_its_journal() {
+    let sim = knowing_simulator();
+    let echoing = |kind: Kind, status: u16| {
+        let echoed = echo(kind);
+        Fault::Respond {
+            status,
+            headers: vec![("X-Request-Id".into(), echoed.replace(' ', "_"))],
+            body: format!(r#"{{"error":"bad","message":"you sent {echoed}"}}"#),
+        }
+    };
+    let mut seen = Vec::new();
+    let send = [
+        "send",
+        "--inbox",
+        "101",
+        "--creator",
+        "55",
+        "--to",
+        "14155551234",
+        "--text",
+        "x",
+    ];
+    for kind in KINDS {
+        let env: Vec<(String, String)> = credentials(kind);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let echoed = echo(kind);
+        for faults in [
+            vec![echoing(kind, 401)],
+            vec![echoing(kind, 400)],
+            vec![echoing(kind, 500); 3],
+            vec![echoing(kind, 429); 3],
+            vec![Fault::Respond {
+                status: 200,
+                headers: vec![("X-Request-Id".into(), echoed.replace(' ', "_"))],
+                body: format!(r#"{{"id":3,"date":"{echoed}"}}"#),
+            }],
+        ] {
+            for output in ["text", "json"] {
+                sim.reset();
+                sim.script(faults.clone());
+                let mut args = vec!["--output", output];
+                args.extend_from_slice(&send);
+                seen.push((
+                    format!("send {kind:?} {output}"),
+                    run_cli(&sim, &args, &env),
+                ));
+            }
+        }
+        // A configuration error that names the base URL, holding a credential.
+        let bad_url = format!("https://user:{KEY}@api.heymarket.com");
+        let mut args = vec!["--base-url", bad_url.as_str()];
+        args.extend_from_slice(&send);
+        seen.push((format!("bad base URL {kind:?}"), run_cli(&sim, &args, &env)));
+    }
+
+    // A batch whose rows meet an echoing server, then its journal.
+    let dir = std::env::temp_dir().join(format!("heymarket-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rows = dir.join("rows.csv");
+    std::fs::write(
+        &rows,
+        "inbox_id,creator_id,phone_number,text\n101,55,14155550001,a\n101,55,14155550002,b\n\
+         101,55,14155550003,c\n101,55,+1,d\n",
+    )
+    .unwrap();
+    sim.reset();
+    sim.script([
+        echoing(Kind::ApiKey, 401),
+        echoing(Kind::ApiKey, 500),
+        echoing(Kind::ApiKey, 500),
+        echoing(Kind::ApiKey, 500),
+    ]);
+    let journal = dir.join("journal");
+    let journal_arg = journal.to_string_lossy().into_owned();
+    let rows_arg = rows.to_string_lossy().into_owned();
+    let output = run_cli(
+        &sim,
+        &[
+            "batch",
+            &rows_arg,
+            "--journal",
+            &journal_arg,
+            "--concurrency",
+            "1",
+        ],
+        &[("HEYMARKET_API_KEY", KEY)],
+    );
+    seen.push(("batch".into(), output));
+    seen.push((
+        "the batch journal".into(),
+        std::fs::read_to_string(&journal).unwrap_or_default(),
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let tokens = tokens_received(&sim);
+    let secrets = Secrets::new(&tokens);
+    let leaks: Vec<String> = seen
+        .iter()
+        .filter(|(_, text)| !secrets.found_in(text).is_empty())
+        .map(|(what, text)| format!("{what}: {text}"))
+        .collect();
+    assert!(
+        seen.iter().any(|(_, text)| text.contains("[redacted]")),
+        "no echo ever reached the tool's output, so nothing was proved"
+    );
+    println!("command-line secret paths: {}", seen.len());
+    assert!(leaks.is_empty(), "{}", leaks.join("\n---\n"));
+}
