@@ -500,8 +500,11 @@ impl WasiHttpHooks for AllowList {
 }
 
 /// The built component: `HEYMARKET_SMS_WASM` when set, else this workspace's release
-/// build, made with `cargo build --release --target wasm32-wasip2` when it is missing or
-/// older than its sources.
+/// build. Cargo is asked every time (`cargo build --release --target wasm32-wasip2`), so
+/// a stale build is never used; when the build is fresh that costs a few hundred
+/// milliseconds, which an installed tool avoids by setting `HEYMARKET_SMS_WASM`. The
+/// `wasm32-wasip2` target is added through rustup first when it is missing, so a fresh
+/// machine with only rustup and cargo gets there on its own.
 pub fn component_wasm() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("HEYMARKET_SMS_WASM") {
         return Ok(PathBuf::from(path));
@@ -511,6 +514,7 @@ pub fn component_wasm() -> anyhow::Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let wasm = target.join("wasm32-wasip2/release/heymarket_sms.wasm");
+    ensure_wasm_target();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // Cargo decides freshness itself; a no-op build takes a fraction of a second.
     let status = std::process::Command::new(cargo)
@@ -523,4 +527,20 @@ pub fn component_wasm() -> anyhow::Result<PathBuf> {
         bail!("building the component failed ({status})");
     }
     Ok(wasm)
+}
+
+/// Adds the `wasm32-wasip2` target when rustup manages the toolchain and lacks it. Without
+/// rustup nothing is done, and cargo's own error names the missing target.
+fn ensure_wasm_target() {
+    let installed = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    let Ok(output) = installed else { return };
+    let listed = String::from_utf8_lossy(&output.stdout);
+    if output.status.success() && !listed.lines().any(|t| t.trim() == "wasm32-wasip2") {
+        eprintln!("adding the wasm32-wasip2 target with rustup (once)");
+        let _ = std::process::Command::new("rustup")
+            .args(["target", "add", "wasm32-wasip2"])
+            .status();
+    }
 }
