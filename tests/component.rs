@@ -633,3 +633,31 @@ fn assert_no_secret(err: &SendError, secrets: &[&str]) {
         assert!(!text.contains(secret), "a secret leaked: {text}");
     }
 }
+
+#[test]
+fn deeply_nested_answers_never_exhaust_the_guest_stack() {
+    // The component links a 256 KiB stack (build.rs); JSON parsing must stay within it
+    // however deep a hostile answer nests.
+    let sim = simulator();
+    let step = step(&sim, &[("HEYMARKET_MAX_ATTEMPTS", "1")]);
+    let nested = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000));
+    let object = format!(
+        r#"{}"x"{}"#,
+        r#"{"error":"#.repeat(20_000),
+        "}".repeat(20_000)
+    );
+    for (status, body, expected) in [
+        (400, nested.clone(), "permanent.rejected"),
+        (400, object, "permanent.rejected"),
+        (503, nested.clone(), "transient.server"),
+        (200, nested, "transient.invalid-response"),
+    ] {
+        sim.script([Fault::Respond {
+            status,
+            headers: vec![],
+            body,
+        }]);
+        let err = send(&step, &sms()).unwrap_err();
+        assert_eq!(kind(&err), expected, "{status}");
+    }
+}
