@@ -677,9 +677,10 @@ fn wasmtime_run_invoke_calls_send_message_against_the_simulator() {
         String::from_utf8(output.stdout).unwrap()
     };
 
-    let sent = run(
-        r#"send-message({inbox-id: 101, creator-id: 55, phone-number: some("14155551234"), text: some("Hi"), local-id: some("invoke-1")})"#,
-    );
+    let sent = run(concat!(
+        r#"send-message({inbox-id: 101, creator-id: 55, "#,
+        r#"phone-number: some("14155551234"), text: some("Hi"), local-id: some("invoke-1")})"#,
+    ));
     assert!(sent.starts_with("ok({id: "), "{sent}");
     assert!(sent.contains(r#"local-id: "invoke-1""#), "{sent}");
     assert_eq!(sim.messages().len(), 1);

@@ -460,8 +460,12 @@ fn sends_through_wasmtime_serve(phases: usize, per_phase: usize, concurrency: us
                             return;
                         }
                         let body = format!(
-                            r#"{{"inbox_id":101,"creator_id":55,"phone_number":"1415{:07}","text":"serve {i}","local_id":"serve-{i}"}}"#,
-                            i % 10_000_000
+                            concat!(
+                                r#"{{"inbox_id":101,"creator_id":55,"phone_number":"1415{:07}","#,
+                                r#""text":"serve {i}","local_id":"serve-{i}"}}"#,
+                            ),
+                            i % 10_000_000,
+                            i = i,
                         );
                         let reply = served.post("/v1/message/send", &body);
                         assert_eq!(reply.status, 200, "send {i}: {}", reply.text());

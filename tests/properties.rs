@@ -74,7 +74,10 @@ fn text() -> BoxedStrategy<String> {
 
 fn url() -> BoxedStrategy<String> {
     prop_oneof![
-        6 => "(https?|HTTPS)://[a-z]{1,12}(\\.[a-z]{2,5})?(:[0-9]{1,5})?/[A-Za-z0-9._~%/?=&-]{0,40}",
+        6 => concat!(
+            "(https?|HTTPS)://[a-z]{1,12}(\\.[a-z]{2,5})?(:[0-9]{1,5})?",
+            "/[A-Za-z0-9._~%/?=&-]{0,40}"
+        ),
         1 => "(ftp|file|javascript|data|mailto|gopher)://[a-z]{1,10}/x",
         1 => "https?://[a-z]{1,5}(:[a-z]{1,5})?@[a-z]{1,8}\\.com/x",
         1 => "https?://[^/]{0,3}/[ -~]{0,10}",
