@@ -20,6 +20,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 mod cache;
+mod pool;
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -221,6 +222,7 @@ pub struct Step {
     config: StepConfig,
     allowed: Arc<Vec<String>>,
     loaded_from: LoadedFrom,
+    pool: pool::Pool,
     _ticker: Ticker,
 }
 
@@ -257,6 +259,7 @@ impl Step {
             config,
             allowed: Arc::new(allowed),
             loaded_from,
+            pool: pool::Pool::default(),
             _ticker: Ticker::start(engine),
         })
     }
@@ -264,6 +267,12 @@ impl Step {
     /// Whether this step compiled the component or found it in the cache.
     pub fn loaded_from(&self) -> LoadedFrom {
         self.loaded_from
+    }
+
+    /// How many connections the guest's requests have needed so far: calls share
+    /// keep-alive connections to the allowed hosts.
+    pub fn connections_opened(&self) -> u64 {
+        self.pool.connections_opened()
     }
 
     /// Calls `send-message`.
@@ -309,6 +318,7 @@ impl Step {
             hooks: AllowList {
                 allowed: self.allowed.clone(),
                 denied: Arc::default(),
+                pool: self.pool.clone(),
             },
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.config.memory_limit)
@@ -454,6 +464,7 @@ impl WasiHttpView for State {
 struct AllowList {
     allowed: Arc<Vec<String>>,
     denied: Arc<Mutex<Vec<String>>>,
+    pool: pool::Pool,
 }
 
 type SendFuture = Box<
@@ -488,14 +499,8 @@ impl WasiHttpHooks for AllowList {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let _ = fut;
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
-        })
+        let pool = self.pool.clone();
+        Box::new(async move { pool.send(request, options).await })
     }
 }
 
