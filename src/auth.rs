@@ -25,7 +25,10 @@ pub fn authorization(credentials: &Credentials, unix_time: u64) -> Secret {
 /// one is made per request rather than cached.
 pub fn sign_token(secret_id: &str, secret_key: &Secret, unix_time: u64) -> String {
     let header = base64url(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = serde_json::json!({ "iss": secret_id, "iat": unix_time }).to_string();
+    let claims = crate::json::Object::new()
+        .u64("iat", unix_time)
+        .str("iss", secret_id)
+        .finish();
     let signing_input = format!("{header}.{}", base64url(claims.as_bytes()));
 
     let key = format!("{secret_id}||{}", secret_key.expose());

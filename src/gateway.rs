@@ -10,10 +10,10 @@
 
 use core::time::Duration;
 
-use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Permanent, SendError, Transient};
+use crate::json;
 use crate::message::{FieldError, Message};
 use crate::segments::Encoding;
 use crate::send::{self, Io, Outcome, Request};
@@ -83,8 +83,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, content_type: &str, value: &Value) -> Reply {
-        let body = value.to_string().into_bytes();
+    fn json(status: u16, content_type: &str, body: String) -> Reply {
+        let body = body.into_bytes();
         Reply {
             status,
             headers: vec![
@@ -111,9 +111,8 @@ impl Reply {
 
     /// The problem `type` without [`PROBLEM_TYPE_PREFIX`], for a problem answer.
     pub fn problem_type(&self) -> Option<String> {
-        let value: Value = serde_json::from_slice(&self.body).ok()?;
-        let kind = value.get("type")?.as_str()?;
-        kind.strip_prefix(PROBLEM_TYPE_PREFIX).map(str::to_owned)
+        let [kind] = json::strings(&self.body, ["type"])?;
+        kind?.strip_prefix(PROBLEM_TYPE_PREFIX).map(str::to_owned)
     }
 }
 
@@ -218,13 +217,14 @@ fn route(head: &Head<'_>) -> Result<Route, Reply> {
 }
 
 fn health(access: &Access) -> Reply {
-    let body = json!({
-        "status": "ok",
-        "name": "heymarket-sms",
-        "version": env!("CARGO_PKG_VERSION"),
-        "gateway_auth": access.name(),
-    });
-    Reply::json(200, "application/json", &body)
+    // Members in name order, as every answer has them.
+    let body = json::Object::new()
+        .str("gateway_auth", access.name())
+        .str("name", "heymarket-sms")
+        .str("status", "ok")
+        .str("version", env!("CARGO_PKG_VERSION"))
+        .finish();
+    Reply::json(200, "application/json", body)
 }
 
 /// Checks the caller, the content type and the declared length, before any body byte
@@ -325,46 +325,29 @@ fn read_message(read_body: impl FnOnce(usize) -> Body) -> Result<Message, Reply>
             return Err(problem("gateway.incomplete-body", 400, detail));
         }
     };
-    serde_json::from_slice::<Message>(&bytes).map_err(json_problem)
+    Message::from_json(&bytes).map_err(json_problem)
 }
 
-fn json_problem(error: serde_json::Error) -> Reply {
-    use serde_json::error::Category;
-    match error.classify() {
-        Category::Data => {
-            let detail = format!(
-                "the JSON is not a message: {error}; the body is the JSON of \
-                 POST /v1/message/send, with snake_case field names"
-            );
-            let errors = json_field_error(&error.to_string())
-                .map(|field| ("errors", field_errors(&[field])));
-            problem_with("gateway.invalid-json", 400, detail, errors)
-        }
-        _ => problem(
-            "gateway.malformed-json",
-            400,
-            format!("the body is not valid JSON: {error}"),
-        ),
+fn json_problem(error: json::Error) -> Reply {
+    if error.syntax {
+        let detail = format!("the body is not valid JSON: {error}");
+        return problem("gateway.malformed-json", 400, detail);
     }
-}
-
-/// The field named in serde's "missing field" and "unknown field" errors.
-fn json_field_error(text: &str) -> Option<FieldError> {
-    let named = |prefix: &str| {
-        let rest = text.strip_prefix(prefix)?;
-        let end = rest.find('`')?;
-        Some(rest[..end].to_owned())
-    };
-    if let Some(field) = named("missing field `") {
-        return Some(FieldError {
+    let detail = format!(
+        "the JSON is not a message: {error}; the body is the JSON of POST /v1/message/send, \
+         with snake_case field names"
+    );
+    let errors = error.field.map(|field| {
+        field_errors(&[FieldError {
             field,
-            reason: "is required".into(),
-        });
-    }
-    named("unknown field `").map(|field| FieldError {
-        field,
-        reason: "is not a field of the message (names are snake_case, e.g. phone_number)".into(),
-    })
+            reason: error.field_reason,
+        }])
+    });
+    let members = Members {
+        errors,
+        ..Members::default()
+    };
+    problem_with("gateway.invalid-json", 400, detail, members)
 }
 
 fn preview_reply(result: Result<Preview, SendError>) -> Reply {
@@ -374,13 +357,13 @@ fn preview_reply(result: Result<Preview, SendError>) -> Reply {
                 Encoding::Gsm7 => "gsm7",
                 Encoding::Ucs2 => "ucs2",
             };
-            let body = json!({
-                "body": preview.body,
-                "encoding": encoding,
-                "characters": preview.segments.characters,
-                "segments": preview.segments.segments,
-            });
-            Reply::json(200, "application/json", &body)
+            let body = json::Object::new()
+                .str("body", &preview.body)
+                .u64("characters", preview.segments.characters.into())
+                .str("encoding", encoding)
+                .u64("segments", preview.segments.segments.into())
+                .finish();
+            Reply::json(200, "application/json", body)
         }
         Err(error) => error_reply(&error, None, None),
     }
@@ -407,14 +390,13 @@ fn send_reply(
     };
     match crate::send_message(message, var, &mut observed) {
         Ok(sent) => {
-            let mut body = Map::new();
-            body.insert("id".into(), sent.id.into());
-            body.insert("date".into(), sent.date.into());
-            if let Some(url) = sent.gallery_url {
-                body.insert("gallery_url".into(), url.into());
+            let mut body = json::Object::new();
+            body.str("date", &sent.date);
+            if let Some(url) = &sent.gallery_url {
+                body.str("gallery_url", url);
             }
-            body.insert("local_id".into(), sent.local_id.into());
-            let reply = Reply::json(200, "application/json", &Value::Object(body));
+            body.u64("id", sent.id).str("local_id", &sent.local_id);
+            let reply = Reply::json(200, "application/json", body.finish());
             match sent.request_id {
                 Some(id) => reply.with("x-request-id", id),
                 None => reply,
@@ -492,19 +474,15 @@ fn error_reply(error: &SendError, local_id: Option<&str>, wait: Option<Duration>
         .strip_prefix(error.kind())
         .and_then(|d| d.strip_prefix(": "))
         .unwrap_or(&detail);
-    let mut members: Vec<(&str, Value)> = Vec::new();
-    if let SendError::Permanent(Permanent::InvalidMessage(errors)) = error {
-        members.push(("errors", field_errors(errors)));
-    }
-    if let Some(api) = error.api_error() {
-        members.push(("upstream_status", api.status.into()));
-        if let Some(id) = &api.request_id {
-            members.push(("request_id", id.as_str().into()));
-        }
-    }
-    if let Some(key) = local_id {
-        members.push(("local_id", key.into()));
-    }
+    let members = Members {
+        errors: match error {
+            SendError::Permanent(Permanent::InvalidMessage(errors)) => Some(field_errors(errors)),
+            _ => None,
+        },
+        local_id,
+        request_id: error.api_error().and_then(|api| api.request_id.as_deref()),
+        upstream_status: error.api_error().map(|api| api.status),
+    };
     let detail = match (error, local_id) {
         (SendError::Transient(_), Some(key)) => {
             format!("{detail}; retrying with local_id {key} cannot send twice")
@@ -522,11 +500,21 @@ fn error_reply(error: &SendError, local_id: Option<&str>, wait: Option<Duration>
     }
 }
 
-fn field_errors(errors: &[FieldError]) -> Value {
-    errors
-        .iter()
-        .map(|e| json!({"field": e.field, "reason": e.reason}))
-        .collect()
+/// The `errors` member: `[{field, reason}, ...]`.
+fn field_errors(errors: &[FieldError]) -> String {
+    let mut out = String::from("[");
+    for (i, e) in errors.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let error = json::Object::new()
+            .str("field", &e.field)
+            .str("reason", &e.reason)
+            .finish();
+        out.push_str(&error);
+    }
+    out.push(']');
+    out
 }
 
 /// The short, fixed title of each problem type.
@@ -557,31 +545,46 @@ pub fn title(kind: &str) -> &'static str {
 }
 
 fn problem(kind: &str, status: u16, detail: String) -> Reply {
-    problem_with(kind, status, detail, [])
+    problem_with(kind, status, detail, Members::default())
 }
 
-/// A problem answer with extension members beside the standard ones.
-fn problem_with<'a>(
-    kind: &str,
-    status: u16,
-    detail: String,
-    members: impl IntoIterator<Item = (&'a str, Value)>,
-) -> Reply {
-    let mut body = Map::new();
-    body.insert("type".into(), format!("{PROBLEM_TYPE_PREFIX}{kind}").into());
-    body.insert("title".into(), title(kind).into());
-    body.insert("status".into(), status.into());
-    body.insert("detail".into(), detail.into());
-    for (name, value) in members {
-        body.insert(name.to_owned(), value);
+/// The extension members a problem answer may have beside the standard ones.
+#[derive(Default)]
+struct Members<'a> {
+    /// Already JSON: the array of field errors.
+    errors: Option<String>,
+    local_id: Option<&'a str>,
+    request_id: Option<&'a str>,
+    upstream_status: Option<u16>,
+}
+
+/// A problem answer. Members come in name order, as they always have.
+fn problem_with(kind: &str, status: u16, detail: String, members: Members<'_>) -> Reply {
+    let mut body = json::Object::new();
+    body.str("detail", &detail);
+    if let Some(errors) = &members.errors {
+        body.raw("errors", errors);
     }
-    Reply::json(status, "application/problem+json", &Value::Object(body))
+    if let Some(key) = members.local_id {
+        body.str("local_id", key);
+    }
+    if let Some(id) = members.request_id {
+        body.str("request_id", id);
+    }
+    body.u64("status", status.into())
+        .str("title", title(kind))
+        .str("type", &format!("{PROBLEM_TYPE_PREFIX}{kind}"));
+    if let Some(upstream) = members.upstream_status {
+        body.u64("upstream_status", upstream.into());
+    }
+    Reply::json(status, "application/problem+json", body.finish())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::send::Response;
+    use serde_json::Value;
     use std::collections::VecDeque;
 
     const TOKEN: &str = "gw-token-3b9f";
@@ -708,6 +711,9 @@ mod tests {
         let text = String::from_utf8_lossy(&reply.body);
         assert!(!text.contains(TOKEN), "the gateway token leaked: {text}");
         let value: Value = serde_json::from_slice(&reply.body).expect("every answer is JSON");
+        // serde_json writes members in name order with the same escaping: the bytes are
+        // what they were when the gateway used it.
+        assert_eq!(serde_json::to_string(&value).unwrap(), text);
         if reply.status >= 400 {
             assert_eq!(
                 reply.header("content-type"),
@@ -912,7 +918,7 @@ mod tests {
         assert_eq!(body["encoding"], "gsm7");
         assert_eq!(body["segments"], 1);
         assert_eq!(body["characters"], 2);
-        let rendered: Message = serde_json::from_str(body["body"].as_str().unwrap()).unwrap();
+        let rendered = Message::from_json(body["body"].as_str().unwrap().as_bytes()).unwrap();
         assert_eq!(rendered.text.as_deref(), Some("hi"));
         assert!(io.sent.is_empty());
     }

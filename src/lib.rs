@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod error;
 pub mod gateway;
+pub mod json;
 pub mod limits;
 pub mod message;
 pub mod retry;

@@ -3,43 +3,212 @@
 //! Validation reports every broken rule at once and changes nothing: a value is either
 //! sent exactly as given or reported as a [`FieldError`].
 
-use serde::{Deserialize, Serialize};
-
+use crate::json::{self, Kind, Reader};
 use crate::limits;
 
 /// The body of `POST /v1/message/send`, field for field, in wire (snake_case) names.
 ///
 /// Unknown fields are refused when parsing JSON, so that a misspelt field is an error
 /// rather than a silently dropped setting.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Native builds also derive `serde::Serialize` (identical output to
+/// [`Message::to_json`], which a test checks) for the host crates that render messages
+/// with serde_json; the component itself carries no serde.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(serde::Serialize))]
 pub struct Message {
     pub inbox_id: u64,
     pub creator_id: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub phone_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub targets: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub chat_id: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub list_id: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub media_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub template_id: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub local_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub activity_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub private: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub author: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(skip_serializing_if = "Option::is_none")
+    )]
     pub survey_id: Option<u64>,
+}
+
+/// The wire names of [`Message`]'s fields, in the order of the body.
+pub const FIELDS: [&str; 14] = [
+    "inbox_id",
+    "creator_id",
+    "phone_number",
+    "targets",
+    "chat_id",
+    "list_id",
+    "text",
+    "media_url",
+    "template_id",
+    "local_id",
+    "activity_id",
+    "private",
+    "author",
+    "survey_id",
+];
+
+/// How an unknown field is explained in a list of field errors.
+pub const UNKNOWN_FIELD_REASON: &str =
+    "is not a field of the message (names are snake_case, e.g. phone_number)";
+
+impl Message {
+    /// The JSON body: every field that is set, in [`FIELDS`] order.
+    pub fn to_json(&self) -> String {
+        let mut body = json::Object::new();
+        body.u64("inbox_id", self.inbox_id);
+        body.u64("creator_id", self.creator_id);
+        let text = |body: &mut json::Object, key, value: &Option<String>| {
+            if let Some(value) = value {
+                body.str(key, value);
+            }
+        };
+        let id = |body: &mut json::Object, key, value: Option<u64>| {
+            if let Some(value) = value {
+                body.u64(key, value);
+            }
+        };
+        text(&mut body, "phone_number", &self.phone_number);
+        if let Some(targets) = &self.targets {
+            body.strs("targets", targets);
+        }
+        id(&mut body, "chat_id", self.chat_id);
+        id(&mut body, "list_id", self.list_id);
+        text(&mut body, "text", &self.text);
+        text(&mut body, "media_url", &self.media_url);
+        id(&mut body, "template_id", self.template_id);
+        text(&mut body, "local_id", &self.local_id);
+        text(&mut body, "activity_id", &self.activity_id);
+        if let Some(private) = self.private {
+            body.bool("private", private);
+        }
+        text(&mut body, "author", &self.author);
+        id(&mut body, "survey_id", self.survey_id);
+        body.finish()
+    }
+
+    /// Reads the endpoint's JSON body: an object of [`FIELDS`], `inbox_id` and
+    /// `creator_id` required, `null` the same as absent for the others. The first
+    /// unknown, repeated or mistyped field, or the first syntax error, is the error.
+    pub fn from_json(bytes: &[u8]) -> Result<Message, json::Error> {
+        json::read(bytes, read_message)
+    }
+}
+
+fn read_message(reader: &mut Reader<'_>) -> Result<Message, json::Error> {
+    if reader.kind()? != Kind::Object {
+        return Err(reader.type_error("", "an object (the message)"));
+    }
+    let mut message = Message::default();
+    let mut seen = 0u16;
+    let mut members = reader.object("")?;
+    while let Some((key, at)) = reader.key(&mut members)? {
+        let Some(index) = FIELDS.iter().position(|f| *f == key) else {
+            let message = format!(
+                "unknown field `{key}`; the fields are {}",
+                FIELDS.join(", ")
+            );
+            return Err(reader.shape_error(at, &key, UNKNOWN_FIELD_REASON, message));
+        };
+        if seen & 1 << index != 0 {
+            let message = format!("duplicate field `{key}`");
+            return Err(reader.shape_error(at, &key, "is given more than once", message));
+        }
+        seen |= 1 << index;
+        if index >= 2 && reader.null()? {
+            continue;
+        }
+        let m = &mut message;
+        match index {
+            0 => m.inbox_id = reader.u64(&key)?,
+            1 => m.creator_id = reader.u64(&key)?,
+            2 => m.phone_number = Some(reader.string(&key)?),
+            3 => m.targets = Some(read_targets(reader)?),
+            4 => m.chat_id = Some(reader.u64(&key)?),
+            5 => m.list_id = Some(reader.u64(&key)?),
+            6 => m.text = Some(reader.string(&key)?),
+            7 => m.media_url = Some(reader.string(&key)?),
+            8 => m.template_id = Some(reader.u64(&key)?),
+            9 => m.local_id = Some(reader.string(&key)?),
+            10 => m.activity_id = Some(reader.string(&key)?),
+            11 => m.private = Some(reader.bool(&key)?),
+            12 => m.author = Some(reader.string(&key)?),
+            _ => m.survey_id = Some(reader.u64(&key)?),
+        }
+    }
+    // The closing brace, where the missing field should have been.
+    let end = reader.offset() - 1;
+    for (index, field) in FIELDS[..2].iter().enumerate() {
+        if seen & 1 << index == 0 {
+            let message = format!("missing field `{field}`");
+            return Err(reader.shape_error(end, field, "is required", message));
+        }
+    }
+    Ok(message)
+}
+
+fn read_targets(reader: &mut Reader<'_>) -> Result<Vec<String>, json::Error> {
+    let mut targets = Vec::new();
+    let mut items = reader.array("targets")?;
+    while reader.next_item(&mut items)? {
+        if reader.kind()? != Kind::String {
+            let field = format!("targets[{}]", targets.len());
+            return Err(reader.type_error(&field, "a string"));
+        }
+        targets.push(reader.string("")?);
+    }
+    Ok(targets)
 }
 
 /// One broken rule: the wire name of the field and what is wrong with it.
@@ -91,8 +260,7 @@ impl ValidMessage {
 }
 
 fn render(message: &Message) -> String {
-    // Serializing plain strings, integers and booleans cannot fail.
-    serde_json::to_string(message).unwrap_or_default()
+    message.to_json()
 }
 
 /// The names of the fields that choose the recipients, in the order reported.
@@ -551,12 +719,208 @@ mod tests {
         assert_eq!(fields(m), ["text"]);
     }
 
+    fn every_field() -> Message {
+        Message {
+            inbox_id: u64::MAX,
+            creator_id: 55,
+            phone_number: Some("14155551234".into()),
+            targets: Some(vec!["1\"2".into(), "é\n😀".into()]),
+            chat_id: Some(1),
+            list_id: Some(2),
+            text: Some("tab\t quote\" backslash\\ nul\u{0} del\u{7f} /".into()),
+            media_url: Some("https://cdn.example.com/a.png".into()),
+            template_id: Some(3),
+            local_id: Some("k-1".into()),
+            activity_id: Some("a-1".into()),
+            private: Some(false),
+            author: Some("Front desk".into()),
+            survey_id: Some(4),
+        }
+    }
+
+    #[test]
+    fn the_body_is_rendered_field_for_field_in_the_endpoints_order() {
+        assert_eq!(
+            every_field().to_json(),
+            "{\"inbox_id\":18446744073709551615,\"creator_id\":55,\
+             \"phone_number\":\"14155551234\",\"targets\":[\"1\\\"2\",\"é\\n😀\"],\
+             \"chat_id\":1,\"list_id\":2,\
+             \"text\":\"tab\\t quote\\\" backslash\\\\ nul\\u0000 del\u{7f} /\",\
+             \"media_url\":\"https://cdn.example.com/a.png\",\"template_id\":3,\
+             \"local_id\":\"k-1\",\"activity_id\":\"a-1\",\"private\":false,\
+             \"author\":\"Front desk\",\"survey_id\":4}"
+        );
+        assert_eq!(
+            Message::default().to_json(),
+            r#"{"inbox_id":0,"creator_id":0}"#
+        );
+    }
+
+    #[test]
+    fn the_native_serde_rendering_is_the_same_as_the_components() {
+        let only_targets = Message {
+            targets: Some(vec![]),
+            private: Some(true),
+            ..Message::default()
+        };
+        for message in [every_field(), sms(), Message::default(), only_targets] {
+            assert_eq!(serde_json::to_string(&message).unwrap(), message.to_json());
+        }
+    }
+
+    #[test]
+    fn a_rendered_body_reads_back_unchanged() {
+        for message in [every_field(), sms(), Message::default()] {
+            assert_eq!(
+                Message::from_json(message.to_json().as_bytes()),
+                Ok(message)
+            );
+        }
+    }
+
+    #[test]
+    fn null_is_absent_and_whitespace_is_free() {
+        let body = br#"
+            { "inbox_id" : 1 , "creator_id":2, "phone_number":null, "targets":null,
+              "chat_id":null, "list_id":null, "text":null, "media_url":null,
+              "template_id":null, "local_id":null, "activity_id":null, "private":null,
+              "author":null, "survey_id":null }
+        "#;
+        let message = Message::from_json(body).unwrap();
+        assert_eq!(
+            message,
+            Message {
+                inbox_id: 1,
+                creator_id: 2,
+                ..Message::default()
+            }
+        );
+    }
+
+    /// The field, its reason and the whole text of the error reading `body`.
+    fn refusal(body: &str) -> (Option<String>, String, String) {
+        let error = Message::from_json(body.as_bytes()).unwrap_err();
+        assert!(!error.syntax, "{body}: {error}");
+        (
+            error.field.clone(),
+            error.field_reason.clone(),
+            error.to_string(),
+        )
+    }
+
+    #[test]
+    fn json_that_is_not_a_message_is_refused_by_field_and_rule() {
+        let (field, reason, text) = refusal(r#"{"creator_id":55,"text":"x"}"#);
+        assert_eq!(field.as_deref(), Some("inbox_id"));
+        assert_eq!(reason, "is required");
+        assert_eq!(text, "missing field `inbox_id` at line 1 column 28");
+
+        let (field, _, text) = refusal(r#"{"inbox_id":1}"#);
+        assert_eq!(field.as_deref(), Some("creator_id"));
+        assert_eq!(text, "missing field `creator_id` at line 1 column 14");
+
+        let (field, reason, text) = refusal(r#"{"inbox_id":1,"inbox_id":2,"creator_id":3}"#);
+        assert_eq!(field.as_deref(), Some("inbox_id"));
+        assert_eq!(reason, "is given more than once");
+        assert_eq!(text, "duplicate field `inbox_id` at line 1 column 15");
+        let (field, _, _) = refusal(r#"{"inbox_id":1,"creator_id":3,"text":null,"text":"x"}"#);
+        assert_eq!(field.as_deref(), Some("text"));
+
+        let (field, reason, text) = refusal(r#"{"inbox_id":1,"creator_id":2,"phoneNumber":"1"}"#);
+        assert_eq!(field.as_deref(), Some("phoneNumber"));
+        assert_eq!(reason, UNKNOWN_FIELD_REASON);
+        assert_eq!(
+            text,
+            "unknown field `phoneNumber`; the fields are inbox_id, creator_id, phone_number, \
+             targets, chat_id, list_id, text, media_url, template_id, local_id, activity_id, \
+             private, author, survey_id at line 1 column 30"
+        );
+
+        let (field, reason, text) = refusal(r#"{"inbox_id":"101","creator_id":2}"#);
+        assert_eq!(field.as_deref(), Some("inbox_id"));
+        assert_eq!(reason, "expected an unsigned integer, found a string");
+        assert_eq!(
+            text,
+            "invalid type for `inbox_id`: expected an unsigned integer, found a string at line 1 \
+             column 13"
+        );
+        let (_, reason, _) = refusal(r#"{"inbox_id":null,"creator_id":2}"#);
+        assert_eq!(reason, "expected an unsigned integer, found null");
+        let (field, reason, _) = refusal(r#"{"inbox_id":1,"creator_id":2,"private":"yes"}"#);
+        assert_eq!(field.as_deref(), Some("private"));
+        assert_eq!(reason, "expected true or false, found a string");
+        let (field, reason, _) = refusal(r#"{"inbox_id":1,"creator_id":2,"text":7}"#);
+        assert_eq!(field.as_deref(), Some("text"));
+        assert_eq!(reason, "expected a string, found a number");
+        let (field, reason, _) = refusal(r#"{"inbox_id":1,"creator_id":2,"targets":"1"}"#);
+        assert_eq!(field.as_deref(), Some("targets"));
+        assert_eq!(reason, "expected an array, found a string");
+        let (field, reason, text) =
+            refusal(r#"{"inbox_id":1,"creator_id":2,"targets":["14155550000",14155550001]}"#);
+        assert_eq!(field.as_deref(), Some("targets[1]"));
+        assert_eq!(reason, "expected a string, found a number");
+        assert!(text.starts_with("invalid type for `targets[1]`"), "{text}");
+        let (field, reason, _) = refusal(r#"{"inbox_id":1,"creator_id":2,"chat_id":-5}"#);
+        assert_eq!(field.as_deref(), Some("chat_id"));
+        assert_eq!(
+            reason,
+            "expected an unsigned integer (0 to 18446744073709551615), found a negative number: -5"
+        );
+
+        for not_an_object in ["[1,2]", "null", "\"x\"", "7"] {
+            let error = Message::from_json(not_an_object.as_bytes()).unwrap_err();
+            assert!(!error.syntax);
+            assert_eq!(error.field, None, "{not_an_object}");
+            assert!(
+                error
+                    .message
+                    .starts_with("expected an object (the message), found "),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_read_up_to_u64_max_and_left_to_the_rules_above_i64() {
+        let body = format!(r#"{{"inbox_id":{},"creator_id":0}}"#, u64::MAX);
+        let message = Message::from_json(body.as_bytes()).unwrap();
+        assert_eq!(message.inbox_id, u64::MAX);
+        assert_eq!(
+            fields(message),
+            ["inbox_id", "creator_id", "message", "message"]
+        );
+        let body = r#"{"inbox_id":18446744073709551616,"creator_id":1}"#;
+        let error = Message::from_json(body.as_bytes()).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("inbox_id"));
+        assert!(
+            error
+                .field_reason
+                .contains("found a number above 18446744073709551615")
+        );
+    }
+
+    #[test]
+    fn broken_json_is_a_syntax_error_even_inside_a_known_field() {
+        for body in [
+            r#"{"inbox_id":1,"creator_id":2,"text":"\ud800"}"#,
+            r#"{"inbox_id":1,"creator_id":2,"text":tru}"#,
+            r#"{"inbox_id":01,"creator_id":2}"#,
+            r#"{"inbox_id":1,"creator_id":2} {}"#,
+            r#"{"inbox_id":1,"creator_id":2"#,
+        ] {
+            let error = Message::from_json(body.as_bytes()).unwrap_err();
+            assert!(error.syntax, "{body}: {error}");
+            assert_eq!(error.field, None);
+        }
+    }
+
     #[test]
     fn unknown_json_fields_are_refused() {
-        let err = serde_json::from_str::<Message>(
-            r#"{"inbox_id":1,"creator_id":2,"phone_nmber":"14155551234"}"#,
-        )
-        .unwrap_err();
+        let err =
+            Message::from_json(br#"{"inbox_id":1,"creator_id":2,"phone_nmber":"14155551234"}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("phone_nmber"));
+        assert_eq!(err.field.as_deref(), Some("phone_nmber"));
+        assert!(!err.syntax);
     }
 }

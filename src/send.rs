@@ -6,10 +6,9 @@
 
 use core::time::Duration;
 
-use serde::Deserialize;
-
 use crate::auth;
 use crate::error::{ApiError, Permanent, SendError, Sent, Transient};
+use crate::json::{self, Kind, Reader};
 use crate::limits;
 use crate::message::ValidMessage;
 use crate::retry::{self, Decision};
@@ -231,15 +230,44 @@ struct Answer {
     request_id: Option<String>,
 }
 
-/// The documented success body. Unknown fields are allowed: a new field from Heymarket
-/// must not turn a sent message into an error.
-#[derive(Deserialize)]
-struct SuccessBody {
-    id: u64,
-    date: String,
-    #[serde(default)]
-    gallery_url: Option<String>,
+/// Reads the documented success body `{id, date, gallery_url}`. Unknown fields are
+/// allowed (a new field from Heymarket must not turn a sent message into an error);
+/// a documented field given twice is not.
+fn success_body(reader: &mut Reader<'_>) -> Result<(u64, String, Option<String>), json::Error> {
+    if reader.kind()? != Kind::Object {
+        return Err(reader.type_error("", "an object"));
+    }
+    let (mut id, mut date, mut gallery_url) = (None, None, None);
+    let mut seen = 0u8;
+    let mut members = reader.object("")?;
+    while let Some((key, at)) = reader.key(&mut members)? {
+        let Some(index) = SUCCESS_FIELDS.iter().position(|f| *f == key) else {
+            reader.skip()?;
+            continue;
+        };
+        if seen & 1 << index != 0 {
+            let message = format!("duplicate field `{key}`");
+            return Err(reader.shape_error(at, &key, "is given more than once", message));
+        }
+        seen |= 1 << index;
+        match index {
+            0 => id = Some(reader.u64(&key)?),
+            1 => date = Some(reader.string(&key)?),
+            _ if reader.null()? => {}
+            _ => gallery_url = Some(reader.string(&key)?),
+        }
+    }
+    let end = reader.offset() - 1;
+    let missing = |field: &str| {
+        let message = format!("missing field `{field}`");
+        reader.shape_error(end, field, "is required", message)
+    };
+    let id = id.ok_or_else(|| missing("id"))?;
+    let date = date.ok_or_else(|| missing("date"))?;
+    Ok((id, date, gallery_url))
 }
+
+const SUCCESS_FIELDS: [&str; 3] = ["id", "date", "gallery_url"];
 
 /// Maps one attempt's outcome to a success or the matching error.
 fn interpret(outcome: Outcome, url: &str) -> Result<Answer, SendError> {
@@ -264,11 +292,11 @@ fn interpret(outcome: Outcome, url: &str) -> Result<Answer, SendError> {
     };
     let status = response.status;
     match status {
-        200..=299 => match serde_json::from_slice::<SuccessBody>(&response.body) {
-            Ok(body) => Ok(Answer {
-                id: body.id,
-                date: body.date,
-                gallery_url: body.gallery_url,
+        200..=299 => match json::read(&response.body, success_body) {
+            Ok((id, date, gallery_url)) => Ok(Answer {
+                id,
+                date,
+                gallery_url,
                 request_id: response.request_id,
             }),
             Err(e) => Err(SendError::Transient(Transient::InvalidResponse(api_error(
@@ -331,15 +359,13 @@ fn api_error(response: &Response, message: String) -> ApiError {
 /// Reads `error` and `message` from a JSON object body; the shape is undocumented, so
 /// anything else yields nothing.
 fn vendor_message(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let text = |key: &str| {
+    let [error, message] = json::strings(body, ["error", "message"])?;
+    let text = |value: Option<String>| {
         value
-            .get(key)
-            .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
             .map(|s| bounded_text(s.as_bytes(), 512))
     };
-    match (text("error"), text("message")) {
+    match (text(error), text(message)) {
         (Some(error), Some(message)) if error != message => Some(format!("{error}: {message}")),
         (Some(one), _) | (None, Some(one)) => Some(one),
         (None, None) => None,
@@ -640,5 +666,94 @@ mod tests {
         let mut io = Script::new([status(400, &"é".repeat(5000))]);
         let err = send(&message(), &settings(&[]), &mut io).unwrap_err();
         assert!(err.api_error().unwrap().body.len() <= limits::MAX_ERROR_BODY_BYTES);
+    }
+
+    #[test]
+    fn the_success_body_is_read_strictly_but_tolerates_new_fields() {
+        let read = |body: &str| json::read(body.as_bytes(), success_body);
+        assert_eq!(
+            read(
+                r#"{"new":{"deep":[1,{"x":null}]},"id":18446744073709551615,"date":"d","gallery_url":null}"#
+            ),
+            Ok((u64::MAX, "d".into(), None))
+        );
+        assert_eq!(
+            read(r#"{"id":1,"date":"d","gallery_url":"https://g/1"}"#),
+            Ok((1, "d".into(), Some("https://g/1".into())))
+        );
+        for (body, expected) in [
+            (r#"{"id":1}"#, "missing field `date` at line 1 column 8"),
+            (r#"{"date":"d"}"#, "missing field `id` at line 1 column 12"),
+            (
+                r#"{"id":1,"id":2,"date":"d"}"#,
+                "duplicate field `id` at line 1 column 9",
+            ),
+            (
+                r#"{"id":-7,"date":"d"}"#,
+                "invalid value for `id`: expected an unsigned integer (0 to \
+                 18446744073709551615), found a negative number: -7 at line 1 column 7",
+            ),
+            (
+                r#"{"id":7.5,"date":"d"}"#,
+                "invalid value for `id`: expected an unsigned integer (0 to \
+                 18446744073709551615), found a number with a fraction: 7.5 at line 1 column 7",
+            ),
+            (
+                r#"{"id":1,"date":5}"#,
+                "invalid type for `date`: expected a string, found a number at line 1 column 16",
+            ),
+            (
+                "[7,\"d\"]",
+                "expected an object, found an array at line 1 column 1",
+            ),
+            (
+                "",
+                "expected a value, found the end of the input at line 1 column 1",
+            ),
+        ] {
+            assert_eq!(read(body).unwrap_err().to_string(), expected, "{body}");
+        }
+        let deep = format!(
+            r#"{{"id":1,"date":"d","x":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(read(&deep).unwrap_err().syntax);
+    }
+
+    #[test]
+    fn an_invalid_success_body_is_explained_in_the_error() {
+        let mut io = Script::new([status(200, r#"{"id":"7","date":"x"}"#)]);
+        let err = send(&message(), &settings(&[]), &mut io).unwrap_err();
+        let text = err.api_error().unwrap().message.clone();
+        assert!(
+            text.contains("invalid type for `id`: expected an unsigned integer, found a string"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_vendor_message_is_read_from_any_json_object() {
+        let message = |body: &str| vendor_message(body.as_bytes());
+        assert_eq!(
+            message(r#"{"error":"e","message":"m"}"#),
+            Some("e: m".into())
+        );
+        assert_eq!(
+            message(r#"{"error":"same","message":"same"}"#),
+            Some("same".into())
+        );
+        assert_eq!(message(r#"{"message":"m","error":""}"#), Some("m".into()));
+        assert_eq!(message(r#"{"error":7,"message":[1]}"#), None);
+        assert_eq!(message(r#"{"error":"a","error":"b"}"#), Some("b".into()));
+        assert_eq!(
+            message(r#"{"error":"\u00e9\ud83d\ude00"}"#),
+            Some("é😀".into())
+        );
+        for not_json in ["", "oops", r#"{"error":"e"} trailing"#, r#"["error"]"#] {
+            assert_eq!(message(not_json), None, "{not_json}");
+        }
+        let long = format!(r#"{{"error":"{}"}}"#, "é".repeat(600));
+        assert_eq!(message(&long).unwrap().len(), 512);
     }
 }
