@@ -22,8 +22,9 @@ use exports::wasi::http::incoming_handler;
 use wasi::clocks::{monotonic_clock, wall_clock};
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
-    ErrorCode, Fields, IncomingBody, IncomingRequest, IncomingResponse, Method, OutgoingBody,
-    OutgoingRequest, OutgoingResponse, RequestOptions, ResponseOutparam, Scheme,
+    ErrorCode, FieldSizePayload, Fields, HeaderError, IncomingBody, IncomingRequest,
+    IncomingResponse, Method, OutgoingBody, OutgoingRequest, OutgoingResponse, RequestOptions,
+    ResponseOutparam, Scheme,
 };
 use wasi::io::poll::{self, Pollable};
 use wasi::io::streams::StreamError;
@@ -293,9 +294,14 @@ fn build(request: &Request<'_>) -> Result<OutgoingRequest, Outcome> {
         .map(|(n, v)| (*n, v.as_str()))
         .chain([authorization])
     {
-        headers
-            .append(name, value.as_bytes())
-            .map_err(|e| Outcome::Refused(format!("header {name} refused: {e:?}")))?;
+        headers.append(name, value.as_bytes()).map_err(|e| {
+            let why = match e {
+                HeaderError::InvalidSyntax => "invalid-syntax",
+                HeaderError::Forbidden => "forbidden",
+                HeaderError::Immutable => "immutable",
+            };
+            Outcome::Refused(format!("header {name} refused: {why}"))
+        })?;
     }
     let outgoing = OutgoingRequest::new(headers);
     let scheme = if request.https {
@@ -412,17 +418,156 @@ fn error_outcome(code: ErrorCode) -> Outcome {
     }
 }
 
+/// A sentence for the codes a caller meets most, else the WIT case name with any
+/// payload, e.g. `DNS-error (rcode NXDOMAIN, info-code 3)`. Written out rather than
+/// taken from the derived `Debug`, which would bring its formatting machinery into the
+/// component for these texts alone.
 fn describe(code: &ErrorCode) -> String {
-    match code {
-        ErrorCode::ConnectionRefused => "connection refused".into(),
-        ErrorCode::ConnectionTerminated => "connection closed before a complete answer".into(),
-        ErrorCode::DnsTimeout => "DNS lookup timed out".into(),
-        ErrorCode::ConnectionTimeout => "connecting timed out".into(),
-        ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
-            "no answer within the attempt's timeout".into()
+    use ErrorCode as E;
+    let sentence = match code {
+        E::ConnectionRefused => "connection refused",
+        E::ConnectionTerminated => "connection closed before a complete answer",
+        E::DnsTimeout => "DNS lookup timed out",
+        E::ConnectionTimeout => "connecting timed out",
+        E::ConnectionReadTimeout | E::HttpResponseTimeout => {
+            "no answer within the attempt's timeout"
         }
-        ErrorCode::HttpRequestDenied => "request denied by the host".into(),
-        ErrorCode::HttpResponseIncomplete => "the answer ended early".into(),
-        other => format!("{other:?}"),
+        E::HttpRequestDenied => "request denied by the host",
+        E::HttpResponseIncomplete => "the answer ended early",
+        _ => "",
+    };
+    if !sentence.is_empty() {
+        return sentence.into();
+    }
+    let mut details = Details::default();
+    let name = match code {
+        E::DnsError(p) => {
+            details.text("rcode", &p.rcode);
+            details.number("info-code", p.info_code.map(u64::from));
+            "DNS-error"
+        }
+        E::DestinationNotFound => "destination-not-found",
+        E::DestinationUnavailable => "destination-unavailable",
+        E::DestinationIpProhibited => "destination-IP-prohibited",
+        E::DestinationIpUnroutable => "destination-IP-unroutable",
+        E::ConnectionWriteTimeout => "connection-write-timeout",
+        E::ConnectionLimitReached => "connection-limit-reached",
+        E::TlsProtocolError => "TLS-protocol-error",
+        E::TlsCertificateError => "TLS-certificate-error",
+        E::TlsAlertReceived(p) => {
+            details.number("alert-id", p.alert_id.map(u64::from));
+            details.text("alert-message", &p.alert_message);
+            "TLS-alert-received"
+        }
+        E::HttpRequestLengthRequired => "HTTP-request-length-required",
+        E::HttpRequestBodySize(size) => {
+            details.number("size", *size);
+            "HTTP-request-body-size"
+        }
+        E::HttpRequestMethodInvalid => "HTTP-request-method-invalid",
+        E::HttpRequestUriInvalid => "HTTP-request-URI-invalid",
+        E::HttpRequestUriTooLong => "HTTP-request-URI-too-long",
+        E::HttpRequestHeaderSectionSize(size) => {
+            details.number("size", size.map(u64::from));
+            "HTTP-request-header-section-size"
+        }
+        E::HttpRequestHeaderSize(p) => {
+            if let Some(p) = p {
+                details.field_size(p);
+            }
+            "HTTP-request-header-size"
+        }
+        E::HttpRequestTrailerSectionSize(size) => {
+            details.number("size", size.map(u64::from));
+            "HTTP-request-trailer-section-size"
+        }
+        E::HttpRequestTrailerSize(p) => {
+            details.field_size(p);
+            "HTTP-request-trailer-size"
+        }
+        E::HttpResponseHeaderSectionSize(size) => {
+            details.number("size", size.map(u64::from));
+            "HTTP-response-header-section-size"
+        }
+        E::HttpResponseHeaderSize(p) => {
+            details.field_size(p);
+            "HTTP-response-header-size"
+        }
+        E::HttpResponseBodySize(size) => {
+            details.number("size", *size);
+            "HTTP-response-body-size"
+        }
+        E::HttpResponseTrailerSectionSize(size) => {
+            details.number("size", size.map(u64::from));
+            "HTTP-response-trailer-section-size"
+        }
+        E::HttpResponseTrailerSize(p) => {
+            details.field_size(p);
+            "HTTP-response-trailer-size"
+        }
+        E::HttpResponseTransferCoding(coding) => {
+            details.text("coding", coding);
+            "HTTP-response-transfer-coding"
+        }
+        E::HttpResponseContentCoding(coding) => {
+            details.text("coding", coding);
+            "HTTP-response-content-coding"
+        }
+        E::HttpUpgradeFailed => "HTTP-upgrade-failed",
+        E::HttpProtocolError => "HTTP-protocol-error",
+        E::LoopDetected => "loop-detected",
+        E::ConfigurationError => "configuration-error",
+        E::InternalError(text) => {
+            details.text("message", text);
+            "internal-error"
+        }
+        // Each has its sentence above.
+        E::DnsTimeout
+        | E::ConnectionRefused
+        | E::ConnectionTerminated
+        | E::ConnectionTimeout
+        | E::ConnectionReadTimeout
+        | E::HttpRequestDenied
+        | E::HttpResponseIncomplete
+        | E::HttpResponseTimeout => "",
+    };
+    details.after(name)
+}
+
+/// The `name value` pairs of an error code's payload, the absent ones left out.
+#[derive(Default)]
+struct Details(String);
+
+impl Details {
+    fn push(&mut self, name: &str, value: &str) {
+        self.0.push_str(if self.0.is_empty() { " (" } else { ", " });
+        self.0.push_str(name);
+        self.0.push(' ');
+        self.0.push_str(value);
+    }
+
+    fn text(&mut self, name: &str, value: &Option<String>) {
+        if let Some(value) = value {
+            self.push(name, &bounded_text(value.as_bytes(), 200));
+        }
+    }
+
+    fn number(&mut self, name: &str, value: Option<u64>) {
+        if let Some(value) = value {
+            self.push(name, &value.to_string());
+        }
+    }
+
+    fn field_size(&mut self, payload: &FieldSizePayload) {
+        self.text("field-name", &payload.field_name);
+        self.number("field-size", payload.field_size.map(u64::from));
+    }
+
+    fn after(mut self, name: &str) -> String {
+        if !self.0.is_empty() {
+            self.0.push(')');
+        }
+        self.0.insert_str(0, name);
+        self.0
     }
 }
