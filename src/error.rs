@@ -92,8 +92,8 @@ impl SendError {
     pub fn redact(mut self, secrets: &[&str]) -> Self {
         let scrub = |text: &mut String| {
             for secret in secrets.iter().filter(|s| !s.is_empty()) {
-                if text.contains(secret) {
-                    *text = text.replace(secret, "[redacted]");
+                if let Some(redacted) = crate::text::replace(text, secret, "[redacted]") {
+                    *text = redacted;
                 }
             }
         };

@@ -194,16 +194,19 @@ fn route(head: &Head<'_>) -> Result<Route, Reply> {
         "/v1/message/preview" => (Route::Preview, "POST"),
         "/healthz" => (Route::Health, "GET"),
         _ => {
-            let routes: Vec<String> = ROUTES.iter().map(|(m, p)| format!("{m} {p}")).collect();
-            return Err(problem(
-                "gateway.not-found",
-                404,
-                format!(
-                    "no route {}; the routes are {}",
-                    send::bounded_text(path.as_bytes(), 200),
-                    routes.join(", ")
-                ),
-            ));
+            let mut detail = format!(
+                "no route {}; the routes are ",
+                send::bounded_text(path.as_bytes(), 200)
+            );
+            for (i, (method, path)) in ROUTES.iter().enumerate() {
+                if i > 0 {
+                    detail.push_str(", ");
+                }
+                detail.push_str(method);
+                detail.push(' ');
+                detail.push_str(path);
+            }
+            return Err(problem("gateway.not-found", 404, detail));
         }
     };
     if head.method != allowed {
@@ -337,10 +340,15 @@ fn json_problem(error: json::Error) -> Reply {
         "the JSON is not a message: {error}; the body is the JSON of POST /v1/message/send, \
          with snake_case field names"
     );
-    let errors = error.field.map(|field| {
+    let json::Refusal {
+        field,
+        field_reason,
+        ..
+    } = *error;
+    let errors = field.map(|field| {
         field_errors(&[FieldError {
             field,
-            reason: error.field_reason,
+            reason: field_reason,
         }])
     });
     let members = Members {

@@ -127,9 +127,14 @@ impl Object {
     }
 }
 
-/// Why a document was refused, and where.
+/// Why a document was refused, and where. Boxed, so that every `Result` the reader
+/// passes along stays one word wide: copying the whole refusal at each `?` made the
+/// reader a few KB larger in the component.
+pub type Error = Box<Refusal>;
+
+/// The contents of an [`Error`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Refusal {
     /// True when the input is not JSON at all; false when it is JSON of the wrong shape.
     pub syntax: bool,
     /// The field a shape error is about, as the caller names it (`targets[2]`, say).
@@ -143,7 +148,7 @@ pub struct Error {
     pub column: usize,
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -654,14 +659,14 @@ fn error_at(
 ) -> Error {
     let before = text.get(..at).unwrap_or(text);
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    Error {
+    Box::new(Refusal {
         syntax,
         field,
         field_reason,
         message,
         line: 1 + before.matches('\n').count(),
         column: 1 + before[line_start..].chars().count(),
-    }
+    })
 }
 
 /// Reads a whole document with `read` and checks that nothing follows it.

@@ -17,6 +17,7 @@ pub mod retry;
 pub mod segments;
 pub mod send;
 pub mod settings;
+pub mod text;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
@@ -51,6 +52,16 @@ pub fn send_message(
     message: Message,
     var: impl Fn(&str) -> Option<String>,
     io: &mut impl send::Io,
+) -> Result<error::Sent, SendError> {
+    send_message_once(message, &var, io)
+}
+
+// One copy for both callers (the export and the gateway, each with its own `Io`
+// and environment): the attempt loop is too large to have twice in the component.
+fn send_message_once(
+    message: Message,
+    var: &dyn Fn(&str) -> Option<String>,
+    io: &mut dyn send::Io,
 ) -> Result<error::Sent, SendError> {
     let valid = message
         .validate()

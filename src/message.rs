@@ -99,6 +99,11 @@ pub const FIELDS: [&str; 14] = [
     "survey_id",
 ];
 
+/// [`FIELDS`] as a sentence lists them (a test keeps the two in step).
+const FIELD_LIST: &str = "inbox_id, creator_id, phone_number, targets, chat_id, list_id, text, \
+                          media_url, template_id, local_id, activity_id, private, author, \
+                          survey_id";
+
 /// How an unknown field is explained in a list of field errors.
 pub const UNKNOWN_FIELD_REASON: &str =
     "is not a field of the message (names are snake_case, e.g. phone_number)";
@@ -155,10 +160,7 @@ fn read_message(reader: &mut Reader<'_>) -> Result<Message, json::Error> {
     let mut members = reader.object("")?;
     while let Some((key, at)) = reader.key(&mut members)? {
         let Some(index) = FIELDS.iter().position(|f| *f == key) else {
-            let message = format!(
-                "unknown field `{key}`; the fields are {}",
-                FIELDS.join(", ")
-            );
+            let message = format!("unknown field `{key}`; the fields are {FIELD_LIST}");
             return Err(reader.shape_error(at, &key, UNKNOWN_FIELD_REASON, message));
         };
         if seen & 1 << index != 0 {
@@ -169,22 +171,12 @@ fn read_message(reader: &mut Reader<'_>) -> Result<Message, json::Error> {
         if index >= 2 && reader.null()? {
             continue;
         }
-        let m = &mut message;
-        match index {
-            0 => m.inbox_id = reader.u64(&key)?,
-            1 => m.creator_id = reader.u64(&key)?,
-            2 => m.phone_number = Some(reader.string(&key)?),
-            3 => m.targets = Some(read_targets(reader)?),
-            4 => m.chat_id = Some(reader.u64(&key)?),
-            5 => m.list_id = Some(reader.u64(&key)?),
-            6 => m.text = Some(reader.string(&key)?),
-            7 => m.media_url = Some(reader.string(&key)?),
-            8 => m.template_id = Some(reader.u64(&key)?),
-            9 => m.local_id = Some(reader.string(&key)?),
-            10 => m.activity_id = Some(reader.string(&key)?),
-            11 => m.private = Some(reader.bool(&key)?),
-            12 => m.author = Some(reader.string(&key)?),
-            _ => m.survey_id = Some(reader.u64(&key)?),
+        match message.slot(index) {
+            Slot::Id(id) => *id = reader.u64(&key)?,
+            Slot::OptionalId(id) => *id = Some(reader.u64(&key)?),
+            Slot::Text(text) => *text = Some(reader.string(&key)?),
+            Slot::Flag(flag) => *flag = Some(reader.bool(&key)?),
+            Slot::List(list) => *list = Some(read_targets(reader)?),
         }
     }
     // The closing brace, where the missing field should have been.
@@ -196,6 +188,38 @@ fn read_message(reader: &mut Reader<'_>) -> Result<Message, json::Error> {
         }
     }
     Ok(message)
+}
+
+/// Where the value of a field goes, by its type: one call site per type keeps the
+/// reader small in the component.
+enum Slot<'m> {
+    Id(&'m mut u64),
+    OptionalId(&'m mut Option<u64>),
+    Text(&'m mut Option<String>),
+    Flag(&'m mut Option<bool>),
+    List(&'m mut Option<Vec<String>>),
+}
+
+impl Message {
+    /// The field `FIELDS[index]`.
+    fn slot(&mut self, index: usize) -> Slot<'_> {
+        match index {
+            0 => Slot::Id(&mut self.inbox_id),
+            1 => Slot::Id(&mut self.creator_id),
+            2 => Slot::Text(&mut self.phone_number),
+            3 => Slot::List(&mut self.targets),
+            4 => Slot::OptionalId(&mut self.chat_id),
+            5 => Slot::OptionalId(&mut self.list_id),
+            6 => Slot::Text(&mut self.text),
+            7 => Slot::Text(&mut self.media_url),
+            8 => Slot::OptionalId(&mut self.template_id),
+            9 => Slot::Text(&mut self.local_id),
+            10 => Slot::Text(&mut self.activity_id),
+            11 => Slot::Flag(&mut self.private),
+            12 => Slot::Text(&mut self.author),
+            _ => Slot::OptionalId(&mut self.survey_id),
+        }
+    }
 }
 
 fn read_targets(reader: &mut Reader<'_>) -> Result<Vec<String>, json::Error> {
@@ -503,12 +527,13 @@ fn check_media_url(url: &str) -> Result<(), String> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("must not contain spaces or control characters; percent-encode them".into());
     }
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, rest)) = crate::text::split_once(url, "://") else {
         return Err("must be an absolute URL starting with https:// or http://".into());
     };
     if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
         return Err(format!(
-            "must use https or http, not {scheme:?}: Heymarket fetches the media from it"
+            "must use https or http, not {}: Heymarket fetches the media from it",
+            crate::text::quoted(scheme)
         ));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -912,6 +937,11 @@ mod tests {
             assert!(error.syntax, "{body}: {error}");
             assert_eq!(error.field, None);
         }
+    }
+
+    #[test]
+    fn the_field_list_names_every_field_in_order() {
+        assert_eq!(FIELD_LIST, FIELDS.join(", "));
     }
 
     #[test]

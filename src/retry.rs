@@ -72,7 +72,7 @@ pub fn parse_retry_after(value: &str, unix_time: u64) -> Option<Duration> {
 
 /// Parses the IMF-fixdate form, `Sun, 06 Nov 1994 08:49:37 GMT`, to Unix seconds.
 pub fn parse_http_date(value: &str) -> Option<u64> {
-    let (_, rest) = value.split_once(", ")?;
+    let (_, rest) = crate::text::split_once(value, ", ")?;
     let parts: Vec<&str> = rest.split(' ').collect();
     let [day, month, year, time, "GMT"] = parts.as_slice() else {
         return None;

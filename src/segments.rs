@@ -43,9 +43,12 @@ pub fn count(text: &str) -> Segments {
 fn gsm7_units(text: &str) -> Option<Vec<u32>> {
     text.chars()
         .map(|c| {
-            if GSM7_BASIC.contains(c) {
+            // `chars().any` rather than `contains`: for a non-ASCII char, `contains`
+            // searches for its UTF-8 as a substring, which costs the component 4 KB of
+            // string-search code that nothing else needs.
+            if GSM7_BASIC.chars().any(|g| g == c) {
                 Some(1)
-            } else if GSM7_EXTENSION.contains(c) {
+            } else if GSM7_EXTENSION.chars().any(|g| g == c) {
                 Some(2)
             } else {
                 None

@@ -60,7 +60,7 @@ pub trait Io {
 }
 
 /// Makes a fresh idempotency key from the host's randomness.
-pub fn new_local_id(io: &mut impl Io) -> String {
+pub fn new_local_id(io: &mut dyn Io) -> String {
     format!("hm-{:016x}{:016x}", io.random_u64(), io.random_u64())
 }
 
@@ -71,7 +71,7 @@ pub fn new_local_id(io: &mut impl Io) -> String {
 pub fn send(
     message: &ValidMessage,
     settings: &Settings,
-    io: &mut impl Io,
+    io: &mut dyn Io,
 ) -> Result<Sent, SendError> {
     let local_id = match message.local_id() {
         Some(key) => key.to_owned(),
@@ -100,12 +100,11 @@ pub fn send(
         };
 
         let authorization = auth::authorization(&settings.credentials, io.unix_time());
-        secrets.push(
-            authorization
-                .expose()
-                .trim_start_matches("Bearer ")
-                .to_owned(),
-        );
+        let mut token = authorization.expose();
+        while let Some(rest) = token.strip_prefix("Bearer ") {
+            token = rest;
+        }
+        secrets.push(token.to_owned());
         let request = Request {
             https: settings.base_url.https,
             authority: &settings.base_url.authority,
@@ -193,7 +192,7 @@ const MIN_SECRET_PIECE: usize = 4;
 fn scrub_bytes(bytes: &mut Vec<u8>, secrets: &[&[u8]]) {
     for secret in secrets {
         let mut from = 0;
-        while let Some(at) = find(&bytes[from..], secret) {
+        while let Some(at) = crate::text::find(&bytes[from..], secret) {
             let start = from + at;
             bytes.splice(start..start + secret.len(), REDACTED.iter().copied());
             from = start + REDACTED.len();
@@ -210,15 +209,11 @@ fn scrub_bytes(bytes: &mut Vec<u8>, secrets: &[&[u8]]) {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 fn deadline_passed(settings: &Settings, attempts: u32) -> SendError {
     SendError::Transient(Transient::Timeout(format!(
         "no answer within the overall deadline of {} ms after {attempts} attempt(s); \
          retry later with the same local_id, or raise HEYMARKET_DEADLINE_MS",
-        settings.deadline.as_millis()
+        u64::try_from(settings.deadline.as_millis()).unwrap_or(u64::MAX)
     )))
 }
 

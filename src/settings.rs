@@ -7,6 +7,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::limits;
+use crate::text::quoted;
 
 /// A credential that must never be printed, logged or returned.
 #[derive(Clone, PartialEq, Eq)]
@@ -149,7 +150,8 @@ fn number(
     match value.parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
         _ => Err(format!(
-            "{name} must be a whole number from {min} to {max}, not {value:?}"
+            "{name} must be a whole number from {min} to {max}, not {}",
+            quoted(&value)
         )),
     }
 }
@@ -165,7 +167,8 @@ fn millis(
     match value.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(Some(Duration::from_millis(n))),
         _ => Err(format!(
-            "{name} must be a whole number of milliseconds from {min} to {max}, not {value:?}"
+            "{name} must be a whole number of milliseconds from {min} to {max}, not {}",
+            quoted(&value)
         )),
     }
 }
@@ -173,8 +176,13 @@ fn millis(
 /// Parses the base URL. Plain `http` is allowed only to a loopback host, so that a
 /// credential never crosses a network unencrypted.
 pub fn parse_base_url(url: &str) -> Result<BaseUrl, String> {
-    let bad = |why: &str| format!("HEYMARKET_BASE_URL {why}, not {:?}", without_userinfo(url));
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let bad = |why: &str| {
+        format!(
+            "HEYMARKET_BASE_URL {why}, not {}",
+            quoted(&without_userinfo(url))
+        )
+    };
+    let Some((scheme, rest)) = crate::text::split_once(url, "://") else {
         return Err(bad(
             "must be an absolute URL such as https://api.heymarket.com",
         ));
@@ -212,7 +220,7 @@ pub fn parse_base_url(url: &str) -> Result<BaseUrl, String> {
 /// `url` with any `user:password@` replaced, for error messages: people do paste a
 /// credential there, and an error must not repeat it.
 fn without_userinfo(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
+    let start = crate::text::find(url.as_bytes(), b"://").map_or(0, |i| i + 3);
     let end = url[start..]
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| start + i);
