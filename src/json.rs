@@ -468,8 +468,8 @@ impl<'a> Reader<'a> {
             _ => {
                 let found = self.text.get(at + 1..).and_then(|rest| rest.chars().next());
                 let message = format!(
-                    "invalid escape: a backslash followed by {}; the JSON escapes are \\\" \\\\ \\/ \
-                     \\b \\f \\n \\r \\t and \\uXXXX",
+                    "invalid escape: a backslash followed by {}; the JSON escapes are \\\" \\\\ \
+                     \\/ \\b \\f \\n \\r \\t and \\uXXXX",
                     describe(found)
                 );
                 return Err(self.syntax_error(at, message));
@@ -756,7 +756,10 @@ mod tests {
             .finish();
         assert_eq!(
             body,
-            r#"{"b":18446744073709551615,"a":"x\"y","t":true,"f":false,"l":["1","2"],"e":[],"r":[{}]}"#
+            concat!(
+                r#"{"b":18446744073709551615,"a":"x\"y","t":true,"f":false,"#,
+                r#""l":["1","2"],"e":[],"r":[{}]}"#
+            )
         );
         assert_eq!(Object::new().finish(), "{}");
     }
@@ -960,7 +963,8 @@ mod tests {
             ),
             (
                 "{",
-                "expected a key (a string in double quotes), found the end of the input at line 1 column 2",
+                "expected a key (a string in double quotes), found the end of the input \
+                 at line 1 column 2",
             ),
             (
                 "{a:1}",
@@ -1009,11 +1013,13 @@ mod tests {
             ),
             (
                 "\"\\x\"",
-                "invalid escape: a backslash followed by `x`; the JSON escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX at line 1 column 2",
+                "invalid escape: a backslash followed by `x`; the JSON escapes are \\\" \\\\ \
+                 \\/ \\b \\f \\n \\r \\t and \\uXXXX at line 1 column 2",
             ),
             (
                 "\"\\é\"",
-                "invalid escape: a backslash followed by U+00E9; the JSON escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX at line 1 column 2",
+                "invalid escape: a backslash followed by U+00E9; the JSON escapes are \\\" \\\\ \
+                 \\/ \\b \\f \\n \\r \\t and \\uXXXX at line 1 column 2",
             ),
             (
                 "{} x",
@@ -1029,7 +1035,8 @@ mod tests {
             ),
             (
                 "\"x\"\u{0}",
-                "expected the end of the input after the JSON value, found U+0000 at line 1 column 4",
+                "expected the end of the input after the JSON value, found U+0000 \
+                 at line 1 column 4",
             ),
         ];
         for (input, expected) in cases {

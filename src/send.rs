@@ -667,9 +667,10 @@ mod tests {
     fn the_success_body_is_read_strictly_but_tolerates_new_fields() {
         let read = |body: &str| json::read(body.as_bytes(), success_body);
         assert_eq!(
-            read(
-                r#"{"new":{"deep":[1,{"x":null}]},"id":18446744073709551615,"date":"d","gallery_url":null}"#
-            ),
+            read(concat!(
+                r#"{"new":{"deep":[1,{"x":null}]},"#,
+                r#""id":18446744073709551615,"date":"d","gallery_url":null}"#
+            )),
             Ok((u64::MAX, "d".into(), None))
         );
         assert_eq!(
