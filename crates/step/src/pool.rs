@@ -37,6 +37,10 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_IDLE_PER_AUTHORITY: usize = 64;
 /// What the default client waits when the guest sets no timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a pooled connection may take to accept the next request. A connection goes
+/// back to the pool as soon as its answer has been read, and hyper marks it ready a
+/// moment later, on its own task; one that is not ready by then is dropped for a new one.
+const READY_WAIT: Duration = Duration::from_secs(1);
 
 type Response = http::Response<WasiBody>;
 type IoFuture = Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>;
@@ -90,7 +94,7 @@ impl Pool {
             .map_err(|_| Error::HttpRequestUriInvalid)?;
 
         loop {
-            let (mut sender, reused) = match self.take(&key) {
+            let (mut sender, reused) = match self.take(&key).await {
                 Some(sender) => (sender, true),
                 None => (self.connect(&address, tls, timeouts.connect).await?, false),
             };
@@ -119,17 +123,25 @@ impl Pool {
         }
     }
 
-    fn take(&self, key: &str) -> Option<SendRequest<WasiBody>> {
-        let mut idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(key)?;
-        // Newest first: the most recently used connection is the least likely to have
-        // been closed by the server.
-        while let Some(entry) = list.pop() {
-            if entry.since.elapsed() < IDLE_TIMEOUT && entry.sender.is_ready() {
-                return Some(entry.sender);
+    async fn take(&self, key: &str) -> Option<SendRequest<WasiBody>> {
+        loop {
+            // Newest first: the most recently used connection is the least likely to
+            // have been closed by the server. The lock is not held across the wait.
+            let entry = {
+                let mut idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+                idle.get_mut(key)?.pop()?
+            };
+            if entry.since.elapsed() >= IDLE_TIMEOUT || entry.sender.is_closed() {
+                continue;
+            }
+            let mut sender = entry.sender;
+            // Waiting here rather than before the connection enters the pool: otherwise
+            // a call that starts right after the previous one ended finds the pool empty
+            // and opens a second connection.
+            if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, sender.ready()).await {
+                return Some(sender);
             }
         }
-        None
     }
 
     fn put(&self, key: String, sender: SendRequest<WasiBody>) {
@@ -263,14 +275,8 @@ impl http_body::Body for PooledBody {
         let this = &mut *self;
         match Pin::new(&mut this.incoming).poll_frame(cx) {
             Poll::Ready(None) => {
-                if let Some((pool, key, mut sender)) = this.return_to.take() {
-                    // The connection accepts the next request once hyper has finished
-                    // with this one, a moment after the body's end.
-                    tokio::spawn(async move {
-                        if sender.ready().await.is_ok() {
-                            pool.put(key, sender);
-                        }
-                    });
+                if let Some((pool, key, sender)) = this.return_to.take() {
+                    pool.put(key, sender);
                 }
                 Poll::Ready(None)
             }
