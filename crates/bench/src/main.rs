@@ -299,9 +299,11 @@ impl Sender {
 
 struct Senders {
     component: Sender,
-    /// A new connection per send, as the component's host makes one.
+    /// A new connection per send: what the component cost before its host pooled
+    /// connections, kept to show what the pool is worth.
     native: Sender,
-    /// Connections kept alive and reused.
+    /// Connections kept alive and reused, as `reqwest` does by default and as the
+    /// component's host does: the baseline the targets are held to.
     pooled: Sender,
 }
 
@@ -372,14 +374,14 @@ async fn one_send(
         "component / native (new connection)",
         component,
         native,
-        Some(Target::at_most(1.25, "<= 1.25")),
+        None,
     );
     report.ratio(
         "send.ratio_keepalive",
         "component / native (keep-alive)",
         component,
         pooled,
-        None,
+        Some(Target::at_most(1.25, "<= 1.25")),
     );
     Ok(())
 }
@@ -437,14 +439,14 @@ async fn throughput(
             &format!("N={callers} component / native (new conn.)"),
             "x",
             Summary::of(ratios),
-            Some(Target::at_least(0.8, ">= 0.8")),
+            None,
         );
         report.row(
             &format!("throughput.{callers}.ratio_keepalive"),
             &format!("N={callers} component / native (keep-alive)"),
             "x",
             Summary::of(ratios_pooled),
-            None,
+            Some(Target::at_least(0.8, ">= 0.8")),
         );
     }
     Ok(())

@@ -23,7 +23,8 @@ pub struct Native {
 
 impl Native {
     /// A client of `base_url` that signs a JWT per request. With `keep_alive` off
-    /// every send opens its own connection, as the component's host does.
+    /// every send opens its own connection (`reqwest` keeps them by default, and so
+    /// does the component's host).
     pub fn new(base_url: &str, secret_id: &str, secret_key: &str, keep_alive: bool) -> Native {
         // The component's own per-attempt default, so that no send can hang a loop.
         let mut builder = reqwest::Client::builder().timeout(limits::DEFAULT_TIMEOUT);
