@@ -43,7 +43,10 @@ pub use exports::heymarket::sms::messages::{
 /// How long one epoch tick lasts; call limits are counted in ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// How much of each pooled linear memory stays mapped between calls: above the
-/// component's measured peak of 320 KiB, with room for a larger message.
+/// component's measured peak of 320 KiB, with room for a larger message. The price is
+/// resident memory: every slot that has run a call keeps what it used, about 320 KiB,
+/// so a step that once ran `max_instances` calls at once holds that many (40 MiB at the
+/// default 128) until it is dropped.
 const KEEP_RESIDENT: usize = 1 << 20;
 /// The most the guest may print on stdout or stderr in one call; the rest is dropped.
 const MAX_GUEST_OUTPUT: usize = 64 * 1024;
