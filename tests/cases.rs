@@ -19,23 +19,7 @@ fn message(body: &Value) -> Message {
     let text = |name: &str| body.get(name).map(|v| v.as_str().expect(name).to_owned());
     for key in body.keys() {
         assert!(
-            [
-                "inbox_id",
-                "creator_id",
-                "phone_number",
-                "targets",
-                "chat_id",
-                "list_id",
-                "text",
-                "media_url",
-                "template_id",
-                "local_id",
-                "activity_id",
-                "private",
-                "author",
-                "survey_id"
-            ]
-            .contains(&key.as_str()),
+            heymarket_sms::message::FIELDS.contains(&key.as_str()),
             "unknown field {key} in a case the Rust host runs"
         );
     }

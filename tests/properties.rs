@@ -180,24 +180,9 @@ fn message() -> impl Strategy<Value = CoreMessage> {
 
 /// The wire names a field error may name.
 fn is_known_field(field: &str) -> bool {
-    const FIELDS: [&str; 15] = [
-        "message",
-        "inbox_id",
-        "creator_id",
-        "phone_number",
-        "targets",
-        "chat_id",
-        "list_id",
-        "text",
-        "media_url",
-        "template_id",
-        "local_id",
-        "activity_id",
-        "private",
-        "author",
-        "survey_id",
-    ];
-    FIELDS.contains(&field)
+    // "message" names the message as a whole (a rule no single field breaks).
+    field == "message"
+        || heymarket_sms::message::FIELDS.contains(&field)
         || field
             .strip_prefix("targets[")
             .and_then(|rest| rest.strip_suffix(']'))
