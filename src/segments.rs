@@ -18,8 +18,12 @@ pub struct Segments {
 }
 
 /// The GSM 03.38 default alphabet, one septet each (the escape code itself excluded).
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
-                          ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// One line per 32-entry row of the table; the space that opens the second row ends
+/// the first line, since a line continuation drops leading whitespace.
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ \
+                          !\"#¤%&'()*+,-./0123456789:;<=>?\
+                          ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§\
+                          ¿abcdefghijklmnopqrstuvwxyzäöñüà";
 /// The extension table: an escape septet plus one, so two septets each.
 const GSM7_EXTENSION: &str = "\u{c}^{}\\[~]|€";
 
@@ -88,6 +92,17 @@ fn pack(encoding: Encoding, units: &[u32], single: u32, multi: u32) -> Segments 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_basic_table_has_its_127_entries_each_once_the_space_included() {
+        let entries: Vec<char> = GSM7_BASIC.chars().collect();
+        assert_eq!(entries.len(), 127);
+        let mut unique = entries.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 127);
+        assert_eq!(entries[31..33], [' ', '!']);
+    }
 
     fn check(text: &str, encoding: Encoding, characters: u32, segments: u32) {
         assert_eq!(
