@@ -5,6 +5,7 @@
 //! prints a table and writes it as JSON to `target/bench/results.json` (or `--out`).
 //! `--quick` takes fewer runs, for checking the harness itself. See BENCHMARKS.md.
 
+mod cpu;
 mod gateway;
 mod guest;
 mod native;
@@ -38,6 +39,8 @@ struct Runs {
     instantiate: usize,
     sends: usize,
     warmup: usize,
+    cpu_sends: usize,
+    cpu_rounds: usize,
     throughput_runs: usize,
     throughput_window: Duration,
     memory_sends: usize,
@@ -52,6 +55,8 @@ impl Runs {
             instantiate: 2000,
             sends: 300,
             warmup: 30,
+            cpu_sends: 200,
+            cpu_rounds: 15,
             throughput_runs: 5,
             throughput_window: Duration::from_secs(1),
             memory_sends: 20,
@@ -66,6 +71,8 @@ impl Runs {
             instantiate: 200,
             sends: 30,
             warmup: 5,
+            cpu_sends: 20,
+            cpu_rounds: 3,
             throughput_runs: 2,
             throughput_window: Duration::from_millis(300),
             memory_sends: 3,
@@ -151,6 +158,21 @@ async fn run(wasm: &Path, runs: &Runs) -> anyhow::Result<Report> {
     };
 
     one_send(&mut report, &sim, &senders, runs).await?;
+    let plan = cpu::Plan {
+        sends: runs.cpu_sends,
+        rounds: runs.cpu_rounds,
+        warmup: 1,
+    };
+    cpu::measure(
+        &mut report,
+        wasm,
+        env.clone(),
+        base_url.clone(),
+        cache_dir.clone(),
+        plan,
+    )
+    .await?;
+    sim.reset();
     throughput(&mut report, &sim, &senders, runs).await?;
     memory(&mut report, &sim, &bytes, &env, runs).await?;
     sim.reset();

@@ -415,6 +415,8 @@ fn engine(config: &StepConfig) -> anyhow::Result<Engine> {
     let mut wasm = Config::new();
     wasm.epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    #[cfg(feature = "perfmap")]
+    wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
     Ok(Engine::new(&wasm)?)
 }
 
