@@ -62,28 +62,21 @@ fn gsm7_units(text: &str) -> Option<Vec<u32>> {
 /// The septets of each ASCII character (0 when outside GSM-7), derived from the tables
 /// above when compiling. Most texts are ASCII, and searching the tables char by char
 /// for each of their characters made `preview-message` spend half its time here.
-const ASCII_SEPTETS: [u8; 128] = {
-    let mut septets = [0u8; 128];
-    // A UTF-8 byte below 0x80 is always a whole character, so the tables' ASCII
-    // entries can be picked out byte by byte.
-    let basic = GSM7_BASIC.as_bytes();
+const ASCII_SEPTETS: [u8; 128] = mark(mark([0; 128], GSM7_BASIC, 1), GSM7_EXTENSION, 2);
+
+/// `septets` with each ASCII character of `table` set to `value`. A UTF-8 byte below
+/// 0x80 is always a whole character, so the ASCII entries can be picked out byte by byte.
+const fn mark(mut septets: [u8; 128], table: &str, value: u8) -> [u8; 128] {
+    let bytes = table.as_bytes();
     let mut i = 0;
-    while i < basic.len() {
-        if basic[i] < 0x80 {
-            septets[basic[i] as usize] = 1;
-        }
-        i += 1;
-    }
-    let extension = GSM7_EXTENSION.as_bytes();
-    let mut i = 0;
-    while i < extension.len() {
-        if extension[i] < 0x80 {
-            septets[extension[i] as usize] = 2;
+    while i < bytes.len() {
+        if bytes[i] < 0x80 {
+            septets[bytes[i] as usize] = value;
         }
         i += 1;
     }
     septets
-};
+}
 
 /// Packs characters into segments without splitting one across two, as phones do: an
 /// escape pair or a surrogate pair never straddles a segment boundary, which can make

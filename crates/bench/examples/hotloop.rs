@@ -9,6 +9,8 @@
 //! current-thread runtime, so a profile of one thread holds everything the client did.
 //! BENCHMARKS.md (Profiling) shows how it was used.
 
+#[path = "../src/fixture.rs"]
+mod fixture;
 #[path = "../src/native.rs"]
 mod native;
 
@@ -16,12 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use heymarket_simulator::{Config, Simulator};
 use heymarket_step::{Step, StepConfig};
 
-const SECRET_ID: &str = "sim-secret-id";
-const SECRET_KEY: &str = "sim-secret-key";
-const TEXT: &str = "Your order #1234 has shipped and arrives on Friday.";
+use fixture::{SECRET_ID, SECRET_KEY};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Call {
@@ -41,16 +40,9 @@ fn main() -> anyhow::Result<()> {
     let callers: usize = args.get(1).map_or(Ok(1), |s| s.parse())?;
     let seconds: f64 = args.get(2).map_or(Ok(5.0), |s| s.parse())?;
 
-    let sim = Simulator::start(Config {
-        rate_limit_per_minute: 0,
-        ..Config::default()
-    })?;
+    let sim = fixture::simulator()?;
     let base = sim.base_url();
-    let env = vec![
-        ("HEYMARKET_BASE_URL".to_owned(), base.clone()),
-        ("HEYMARKET_SECRET_ID".to_owned(), SECRET_ID.to_owned()),
-        ("HEYMARKET_SECRET_KEY".to_owned(), SECRET_KEY.to_owned()),
-    ];
+    let env = fixture::step_env(&base);
     let cache = std::env::temp_dir().join("heymarket-hotloop-cache");
     let step = Arc::new(Step::load(
         &heymarket_step::component_wasm()?,
@@ -100,43 +92,19 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn call_once(call: Call, step: &Step, native: &native::Native) -> anyhow::Result<()> {
-    let message = heymarket_step::Message {
-        inbox_id: 1,
-        creator_id: 2,
-        phone_number: Some("14155551234".into()),
-        targets: None,
-        chat_id: None,
-        list_id: None,
-        text: Some(TEXT.into()),
-        media_url: None,
-        template_id: None,
-        local_id: None,
-        activity_id: None,
-        private: None,
-        author: None,
-        survey_id: None,
-    };
+    let refused = |e| anyhow::anyhow!("{e:?}");
     match call {
         Call::Component => drop(
-            step.send(&message)
+            step.send(&fixture::step_message())
                 .await?
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                .map_err(refused)?,
         ),
         Call::Preview => drop(
-            step.preview(&message)
+            step.preview(&fixture::step_message())
                 .await?
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                .map_err(refused)?,
         ),
-        Call::Native => {
-            let message = heymarket_sms::message::Message {
-                inbox_id: 1,
-                creator_id: 2,
-                phone_number: Some("14155551234".into()),
-                text: Some(TEXT.into()),
-                ..Default::default()
-            };
-            native.send(&message).await?;
-        }
+        Call::Native => drop(native.send(&fixture::native_message()).await?),
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! `--quick` takes fewer runs, for checking the harness itself. See BENCHMARKS.md.
 
 mod cpu;
+mod fixture;
 mod gateway;
 mod guest;
 mod native;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use heymarket_simulator::{Config, Simulator};
+use heymarket_simulator::Simulator;
 use heymarket_step::{Step, StepConfig};
 use wasmtime::component::Component;
 
@@ -26,9 +27,7 @@ use crate::native::Native;
 use crate::report::{Report, Target};
 use crate::stats::Summary;
 
-/// The simulator's default JWT secret, which every client here signs with.
-const SECRET_ID: &str = "sim-secret-id";
-const SECRET_KEY: &str = "sim-secret-key";
+use fixture::{SECRET_ID, SECRET_KEY, native_message, step_message};
 /// The concurrency levels of the throughput runs.
 const CALLERS: [usize; 3] = [1, 8, 64];
 
@@ -128,16 +127,9 @@ async fn run(wasm: &Path, runs: &Runs) -> anyhow::Result<Report> {
 
     startup(&mut report, &bytes, runs).await?;
 
-    let sim = Simulator::start(Config {
-        rate_limit_per_minute: 0,
-        ..Config::default()
-    })?;
+    let sim = fixture::simulator()?;
     let base_url = sim.base_url();
-    let env = vec![
-        ("HEYMARKET_BASE_URL".to_owned(), base_url.clone()),
-        ("HEYMARKET_SECRET_ID".to_owned(), SECRET_ID.to_owned()),
-        ("HEYMARKET_SECRET_KEY".to_owned(), SECRET_KEY.to_owned()),
-    ];
+    let env = fixture::step_env(&base_url);
     let cache_dir = target_dir().join("bench/cache");
     let step = Step::load(
         wasm,
@@ -262,37 +254,6 @@ async fn startup(report: &mut Report, wasm: &[u8], runs: &Runs) -> anyhow::Resul
         );
     }
     Ok(())
-}
-
-/// The message every send uses: an SMS to one number, a fresh `local_id` per send.
-fn native_message() -> heymarket_sms::message::Message {
-    heymarket_sms::message::Message {
-        inbox_id: 1,
-        creator_id: 2,
-        phone_number: Some("14155551234".into()),
-        text: Some("Your order #1234 has shipped and arrives on Friday.".into()),
-        ..Default::default()
-    }
-}
-
-fn step_message() -> heymarket_step::Message {
-    let m = native_message();
-    heymarket_step::Message {
-        inbox_id: m.inbox_id,
-        creator_id: m.creator_id,
-        phone_number: m.phone_number,
-        targets: None,
-        chat_id: None,
-        list_id: None,
-        text: m.text,
-        media_url: None,
-        template_id: None,
-        local_id: None,
-        activity_id: None,
-        private: None,
-        author: None,
-        survey_id: None,
-    }
 }
 
 /// One way of sending.

@@ -185,11 +185,7 @@ pub fn child(args: &[String]) -> anyhow::Result<()> {
         "component" => Sender::Component(Arc::new(Step::load(
             Path::new(wasm),
             StepConfig {
-                env: vec![
-                    ("HEYMARKET_BASE_URL".to_owned(), base_url.clone()),
-                    ("HEYMARKET_SECRET_ID".to_owned(), SECRET_ID.to_owned()),
-                    ("HEYMARKET_SECRET_KEY".to_owned(), SECRET_KEY.to_owned()),
-                ],
+                env: crate::fixture::step_env(base_url),
                 cache_dir: Some(cache_dir.into()),
                 ..StepConfig::default()
             },
